@@ -1,0 +1,151 @@
+"""The `footfall-agent` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from agent import __version__
+
+EXIT_CONFIG = 2
+
+
+def _configure_logging(level: str) -> None:
+    """One line per event with a level prefix: readable on a terminal and in the journal alike."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _demo_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "footfall-agent" / "demo"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.config import ConfigError, demo_config, load_config, summary
+    from agent.console import Console
+    from agent.runtime import Agent
+
+    try:
+        if args.config is None:
+            cfg = demo_config(args.data_dir or _demo_data_dir())
+        else:
+            cfg = load_config(args.config)
+            if args.data_dir is not None:
+                cfg.store.path = args.data_dir
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_CONFIG
+    _configure_logging(args.log_level or cfg.log_level)
+    if args.config is None:
+        print(
+            "footfall-agent demo: a simulated door of a shop open around the clock, with a daily traffic profile "
+            "(lunch and evening peaks, quiet nights), 1-minute intervals.\n"
+            f"  store: {cfg.store.path}\n"
+            f"  mqtt:  publishing to {cfg.mqtt.host}:{cfg.mqtt.effective_port()} whenever a broker is there "
+            f"(topics under {cfg.mqtt.topic_prefix.format(site=cfg.site, device=cfg.device)}/)\n"
+            "  Ctrl-C to stop. Run with --config FILE for real sensors.",
+            flush=True,
+        )
+    else:
+        logging.getLogger("agent").info("config %s: %s", args.config, summary(cfg))
+    from agent.sd_notify import Notifier
+    agent = Agent(cfg, console=Console() if (args.config is None or args.console) else None, notifier=Notifier())
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        logging.getLogger("agent").info("%s received, flushing", signal.Signals(signum).name)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    agent.run()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from agent.config import ConfigError, load_config, summary
+
+    failed = False
+    for path in args.files:
+        try:
+            cfg = load_config(path)
+        except ConfigError as e:
+            print(str(e), file=sys.stderr)
+            failed = True
+            continue
+        print(f"{path}: OK: {summary(cfg)}")
+    return EXIT_CONFIG if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from agent.config import AgentConfig, reference_markdown
+    from agent.payloads import payload_schemas
+
+    if args.markdown:
+        print(reference_markdown(), end="")
+        return 0
+    payloads = payload_schemas()
+    if args.name == "config":
+        doc = AgentConfig.model_json_schema()
+    elif args.name == "all":
+        doc = {"config": AgentConfig.model_json_schema(), "payloads": payloads}
+    else:
+        doc = payloads[args.name]
+    print(json.dumps(doc, indent=2, sort_keys=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from agent.payloads import PAYLOAD_MODELS
+
+    parser = argparse.ArgumentParser(
+        prog="footfall-agent",
+        description="Edge people counting: serial counters and cameras to interval counts over MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"footfall-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the agent (with no --config: a built-in demo that needs no hardware)")
+    run.add_argument("--config", "-c", type=Path, help="YAML config file")
+    run.add_argument("--data-dir", type=Path, help="override store.path (the local database directory)")
+    run.add_argument("--console", action="store_true", help="print closed intervals on stdout (always on in the demo)")
+    run.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override log_level")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate config files; exit 2 naming each bad key and line")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.set_defaults(func=cmd_check_config)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the config or of an MQTT payload")
+    schema.add_argument("name", nargs="?", default="config", choices=["config", "all", *PAYLOAD_MODELS])
+    schema.add_argument("--markdown", action="store_true", help="print the config reference as markdown instead")
+    schema.set_defaults(func=cmd_schema)
+
+    from agent import monitor
+
+    watch = sub.add_parser("monitor", help="live view of one or many devices from the broker, refreshing in place")
+    monitor.add_arguments(watch)
+    watch.set_defaults(func=monitor.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,24 @@
+"""The I/O edge: everything that turns a physical (or simulated) counter into calls on a `CountSink`."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from agent.config import SensorConfig
+from agent.sources.base import CountSink, Source
+from agent.sources.modbus import ModbusSource
+from agent.sources.serial_lines import LineSource
+from agent.sources.simulated import SimulatedSource
+
+__all__ = ["CountSink", "LineSource", "ModbusSource", "SimulatedSource", "Source", "build_source"]
+
+
+def build_source(cfg: SensorConfig, sink: CountSink, tz: tzinfo) -> Source:
+    """The source for one configured sensor (not started yet)."""
+    if cfg.type == "serial-lines":
+        return LineSource(cfg, sink)
+    if cfg.type == "modbus":
+        return ModbusSource(cfg, sink)
+    if cfg.type == "simulated":
+        return SimulatedSource(cfg, sink, tz)
+    raise ValueError(f"unknown sensor type {cfg.type!r}")

@@ -1,0 +1,127 @@
+"""A real Mosquitto broker on loopback and a real subscriber, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+class Broker:
+    """A real mosquitto process on 127.0.0.1 that a test can stop and start again on the same port.
+
+    Persistence is on, so a subscriber's persistent session (and its queued QoS 1 messages) survives
+    a restart, as on a production broker.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            # mosquitto started as root drops to the `mosquitto` user, which could not write the test's
+            # directory; staying the current user keeps persistence working.
+            f"user {getpass.getuser()}\n"
+            "persistence true\n"
+            f"persistence_location {workdir}/\n"
+            "max_queued_messages 100000\n"
+            "log_dest stderr\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    def start(self) -> None:
+        if shutil.which("mosquitto") is None:
+            raise RuntimeError("mosquitto is not installed (apt-get install -y mosquitto)")
+        log = open(self.workdir / "mosquitto.log", "ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=log, stderr=log)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+
+class Subscriber:
+    """A real paho subscriber with a persistent session, collecting every message it receives."""
+
+    def __init__(self, broker: Broker, topic: str, client_id: str = "test-subscriber") -> None:
+        import paho.mqtt.client as mqtt
+
+        self.topic = topic
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+        self.wait_for(lambda: self.client.is_connected(), 10)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
+        client.subscribe(self.topic, qos=1)
+
+    def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def snapshot(self) -> list[tuple[str, bytes, bool]]:
+        with self._lock:
+            return list(self.messages)
+
+    def json_payloads(self, suffix: str = "/interval") -> list[dict]:
+        import json
+
+        return [json.loads(p) for t, p, _ in self.snapshot() if t.endswith(suffix)]
+
+    @staticmethod
+    def wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return bool(predicate())
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

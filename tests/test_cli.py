@@ -1,0 +1,46 @@
+"""The `footfall-agent` command in-process: exit codes and output of the non-running subcommands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_check_config_accepts_every_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    examples = sorted((ROOT / "firmware-config").glob("*.yaml"))
+    assert examples
+    assert main(["check-config", *map(str, examples)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(examples) and all(": OK: " in line for line in out)
+
+
+def test_check_config_exit_2_names_key_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("site: s\nsensors:\n  - id: a\n    type: serial-lines\n    port: /dev/ttyUSB0\n    baud: 9600\n")
+    assert main(["check-config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "sensors[0].baud" in err and "line 6" in err
+
+
+def test_schema_prints_valid_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert "sensors" in config["properties"]
+    assert main(["schema", "all"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"config", "payloads"} and "interval" in doc["payloads"]
+    assert main(["schema", "interval"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"] == "Interval"
+
+
+def test_schema_markdown_is_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.config import reference_markdown
+
+    assert main(["schema", "--markdown"]) == 0
+    assert capsys.readouterr().out == reference_markdown()
