@@ -9,6 +9,7 @@ counts need transitions, not repeats) and into a few readable log lines instead 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -110,3 +111,33 @@ class LinkStatus:
             self._log.warning("%s: source not available: %s; retrying", self.sensor_id, reason)
         self.is_up, self.reason, self._changed_at, self._last_down_log = False, reason, now, now
         self._sink.source_down(self.sensor_id, self._clock(), reason)
+
+
+class ThreadedSource:
+    """Start/stop plumbing shared by every source: one daemon thread runs `_run` until `_stop` is set.
+
+    Subclasses block in `_run` on their device and poll `_stop` at least every fraction of a second,
+    so `stop()` returns promptly.
+    """
+
+    def __init__(self, sensor_id: str, sink: CountSink, clock: Clock, logger: logging.Logger) -> None:
+        self.sensor_id = sensor_id
+        self._sink = sink
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.link = LinkStatus(sensor_id, sink, clock, logger)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"source-{self.sensor_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        raise NotImplementedError

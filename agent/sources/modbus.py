@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 
 from pymodbus import FramerType
@@ -20,7 +19,7 @@ from serial import SerialException
 
 from agent.backoff import Backoff
 from agent.config import ModbusSensorConfig
-from agent.sources.base import Clock, CountSink, LinkStatus
+from agent.sources.base import Clock, CountSink, ThreadedSource
 
 log = logging.getLogger(__name__)
 
@@ -48,31 +47,15 @@ def next_poll(due: float, now: float, period: float) -> float:
     return due
 
 
-class ModbusSource:
+class ModbusSource(ThreadedSource):
     """Polls one RTU slave's in/out counter registers on a daemon thread."""
 
     def __init__(self, cfg: ModbusSensorConfig, sink: CountSink, clock: Clock = time.time) -> None:
-        self.sensor_id = cfg.id
+        super().__init__(cfg.id, sink, clock, log)
         self.cfg = cfg
-        self._sink = sink
-        self._clock = clock
         self._words = 2 if cfg.counter_bits == 32 else 1
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client: ModbusSerialClient | None = None
         self._backoff = Backoff(cfg.reconnect_min, cfg.reconnect_max)
-        self.link = LinkStatus(cfg.id, sink, clock, log)
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.sensor_id}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         period = self.cfg.poll_period

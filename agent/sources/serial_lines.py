@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import codecs
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
 from agent.backoff import Backoff
 from agent.config import LineSensorConfig
 from agent.line_protocol import Increment, LineParser
-from agent.sources.base import Clock, CountSink, LinkStatus
+from agent.sources.base import Clock, CountSink, ThreadedSource
 from agent.sources.serial_port import ReconnectingSerial, SerialSettings
 
 log = logging.getLogger(__name__)
@@ -92,20 +91,15 @@ class LineSplitter:
         return out, overlong
 
 
-class LineSource:
+class LineSource(ThreadedSource):
     """Reads a serial line counter on a daemon thread and feeds parsed lines to the sink."""
 
     def __init__(self, cfg: LineSensorConfig, sink: CountSink, clock: Clock = time.time) -> None:
-        self.sensor_id = cfg.id
+        super().__init__(cfg.id, sink, clock, log)
         self.cfg = cfg
-        self._sink = sink
-        self._clock = clock
         self._parser: LineParser = cfg.parser()
         self._encoding = codecs.lookup(cfg.encoding).name
         self._heartbeat = cfg.heartbeat_timeout
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.link = LinkStatus(cfg.id, sink, clock, log)
         self._port = ReconnectingSerial(
             SerialSettings(cfg.port, cfg.baudrate, cfg.bytesize, cfg.parity, cfg.stopbits),
             self.link,
@@ -118,17 +112,6 @@ class LineSource:
         self._reject_log_at = 0.0
         self._rejects_unlogged = 0
         self._last_rejected = b""
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.sensor_id}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         try:

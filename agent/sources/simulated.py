@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from datetime import time as clock_time
 from typing import Literal
 
 from agent.config import SimulatedSensorConfig
-from agent.sources.base import Clock, CountSink, LinkStatus
+from agent.sources.base import Clock, CountSink, ThreadedSource
 
 log = logging.getLogger(__name__)
 
@@ -222,29 +221,13 @@ class DoorTraffic:
         return out
 
 
-class SimulatedSource:
+class SimulatedSource(ThreadedSource):
     """Steps `DoorTraffic` in real time on a daemon thread and feeds the passages to the sink."""
 
     def __init__(self, cfg: SimulatedSensorConfig, sink: CountSink, tz: tzinfo, clock: Clock = time.time) -> None:
-        self.sensor_id = cfg.id
+        super().__init__(cfg.id, sink, clock, log)
         self.traffic = DoorTraffic(cfg.peak_per_hour, cfg.opening, cfg.closing, cfg.mean_dwell, cfg.seed)
-        self._sink = sink
         self._tz = tz
-        self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.link = LinkStatus(cfg.id, sink, clock, log)
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"source-{self.sensor_id}", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def _run(self) -> None:
         self.link.mark_up()
