@@ -189,6 +189,14 @@ class SensorAggregator:
         self._up = False
         self._disconnects += 1
 
+    def reset_occupancy(self, at: float) -> None:
+        """Set occupancy to 0 at `at` (someone counted the people inside); interval counts are untouched.
+
+        Intervals that ended by `at` are closed first, so they keep the occupancy they ended with.
+        """
+        self._observe(at)
+        self.occupancy = 0
+
     # -- the clock
 
     def close_due(self, now: float) -> list[ClosedInterval]:
@@ -196,6 +204,11 @@ class SensorAggregator:
         self._observe(now)
         closed, self._pending = self._pending, []
         return closed
+
+    def unreturned(self) -> list[ClosedInterval]:
+        """Intervals already closed by an event or a reset but not yet taken by `close_due` (for display:
+        counts that left the open interval and are not stored yet)."""
+        return list(self._pending)
 
     def live(self) -> dict[str, Any]:
         """The open interval so far, for display."""
@@ -306,6 +319,14 @@ class SensorAggregator:
         self._coverage = 0.0
         if self._up:
             self._up_since = start
+
+
+def day_start(now: float, reset: time, tz: tzinfo) -> float:
+    """Start of the counting day containing `now`: the latest daily occupancy reset at or before `now`."""
+    start = next_local_time(now - 2 * 86400.0, reset, tz)
+    while (following := next_local_time(start, reset, tz)) <= now:
+        start = following
+    return start
 
 
 def _optional_int(value: Any) -> int | None:

@@ -11,20 +11,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from agent import __version__
+
+if TYPE_CHECKING:
+    from agent.config import AgentConfig
+    from agent.log_format import Secrets
 
 EXIT_CONFIG = 2
 
 
-def _configure_logging(level: str) -> None:
-    """One line per event with a level prefix: readable on a terminal and in the journal alike."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+def _configure_logging(level: str) -> Secrets:
+    """One line per event with a level prefix (a syslog priority under journald); see agent.log_format."""
+    from agent.log_format import configure
+
+    return configure(level)
 
 
 def _demo_data_dir() -> Path:
@@ -35,19 +37,31 @@ def _demo_data_dir() -> Path:
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.config import ConfigError, demo_config, load_config, summary
     from agent.console import Console
+    from agent.log_format import config_secrets, error_lines
     from agent.runtime import Agent
 
+    def load() -> AgentConfig:
+        """The config file as it is now with the command line's overrides: at start and on every reload."""
+        loaded = load_config(args.config)
+        if args.data_dir is not None:
+            loaded.store.path = args.data_dir
+        if args.log_level is not None:
+            loaded.log_level = args.log_level
+        return loaded
+
     try:
-        if args.config is None:
-            cfg = demo_config(args.data_dir or _demo_data_dir())
-        else:
-            cfg = load_config(args.config)
-            if args.data_dir is not None:
-                cfg.store.path = args.data_dir
+        cfg = demo_config(args.data_dir or _demo_data_dir()) if args.config is None else load()
     except ConfigError as e:
-        print(str(e), file=sys.stderr)
+        print(error_lines(str(e)), file=sys.stderr)
         return EXIT_CONFIG
-    _configure_logging(args.log_level or cfg.log_level)
+    secrets = _configure_logging(args.log_level or cfg.log_level)
+    secrets.add(config_secrets(cfg))
+
+    def reload_config() -> AgentConfig:
+        loaded = load()
+        secrets.add(config_secrets(loaded))
+        return loaded
+
     if args.config is None:
         print(
             "footfall-agent demo: a simulated door of a shop open around the clock, with a daily traffic profile "
@@ -61,7 +75,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         logging.getLogger("agent").info("config %s: %s", args.config, summary(cfg))
     from agent.sd_notify import Notifier
-    agent = Agent(cfg, console=Console() if (args.config is None or args.console) else None, notifier=Notifier())
+
+    agent = Agent(
+        cfg,
+        console=Console() if (args.config is None or args.console) else None,
+        notifier=Notifier(),
+        reload_config=reload_config if args.config is not None else None,
+    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("agent").info("%s received, flushing", signal.Signals(signum).name)
@@ -69,6 +89,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # systemd's ExecReload: the interval loop re-reads the config; the handler only raises the flag.
+    signal.signal(signal.SIGHUP, lambda signum, frame: agent.request_reload())
     agent.run()
     return 0
 

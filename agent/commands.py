@@ -83,13 +83,15 @@ def _known_sensor(value: str | None, info: ValidationInfo) -> str | None:
 class ReloadCommand(_Command):
     """Re-read the config file; a broken file is rejected and the running config stays."""
 
-    command: Literal["reload"]
+    command: Literal["reload"] = Field(title="Command", description="`reload`: re-read the config file.")
 
 
 class ResetOccupancyCommand(_Command):
     """Set one sensor's occupancy to 0 now (someone counted the people inside and it was wrong)."""
 
-    command: Literal["reset_occupancy"]
+    command: Literal["reset_occupancy"] = Field(
+        title="Command", description="`reset_occupancy`: set a sensor's occupancy to 0."
+    )
     sensor: str = Field(pattern=ID_PATTERN, title="Sensor", description="Sensor id.")
 
     _sensor_known = field_validator("sensor")(_known_sensor)
@@ -98,13 +100,13 @@ class ResetOccupancyCommand(_Command):
 class HealthCommand(_Command):
     """Publish a fresh health report now instead of at the next minute."""
 
-    command: Literal["health"]
+    command: Literal["health"] = Field(title="Command", description="`health`: publish a health report now.")
 
 
 class RepublishCommand(_Command):
     """Queue the stored intervals starting in [since, until) again, byte for byte (consumers dedupe by id)."""
 
-    command: Literal["republish"]
+    command: Literal["republish"] = Field(title="Command", description="`republish`: queue stored intervals again.")
     since: Timestamp = Field(title="Since", description="Range start (inclusive): Unix seconds or ISO-8601.")
     until: Timestamp = Field(title="Until", description="Range end (exclusive): Unix seconds or ISO-8601.")
     sensor: str | None = Field(None, pattern=ID_PATTERN, title="Sensor", description="Only this sensor; default all.")

@@ -723,6 +723,47 @@ class MqttConfig(BaseModel):
         return _resolve_secret(self.password, self.password_file, "mqtt.password")
 
 
+class HomeAssistantConfig(BaseModel):
+    """Home Assistant MQTT discovery: the agent announces itself as one device with entities per sensor."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    enabled: bool = Field(
+        True,
+        title="Enabled",
+        description="Publish retained discovery configs so Home Assistant creates the entities by itself. "
+        "Turning it off on a running agent removes the entities it announced.",
+    )
+    discovery_prefix: str = Field(
+        "homeassistant",
+        min_length=1,
+        title="Discovery prefix",
+        description="Home Assistant's discovery prefix (its MQTT integration setting); configs go to "
+        "`<prefix>/<component>/footfall_<site>_<device>/<object>/config`, and `<prefix>/status` is watched "
+        "for Home Assistant restarts.",
+    )
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _prefix_usable(cls, value: str) -> str:
+        if value != value.strip("/") or any(c in value for c in "+#\0"):
+            raise ValueError("discovery_prefix must not contain + or # nor start or end with /")
+        return value
+
+
+class HealthConfig(BaseModel):
+    """The retained health report (`<topic_prefix>/health`): uptime, sources, CPU, disk, backlog."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    period: Duration = Field(
+        60,
+        ge=1,
+        title="Report period",
+        description="How often the health report is published (and the `systemctl status` line renewed).",
+    )
+
+
 def _valid_timezone(name: str) -> bool:
     try:
         ZoneInfo(name)
@@ -772,6 +813,14 @@ class AgentConfig(BaseModel):
         default_factory=StoreConfig, title="Store", description="Local storage settings (see `store`)."
     )
     mqtt: MqttConfig = Field(default_factory=MqttConfig, title="MQTT", description="Broker settings (see `mqtt`).")
+    homeassistant: HomeAssistantConfig = Field(
+        default_factory=HomeAssistantConfig,
+        title="Home Assistant",
+        description="Home Assistant MQTT discovery (see `homeassistant`).",
+    )
+    health: HealthConfig = Field(
+        default_factory=HealthConfig, title="Health", description="Health report settings (see `health`)."
+    )
     sensors: list[SensorConfig] = Field(
         min_length=1,
         title="Sensors",
@@ -782,7 +831,9 @@ class AgentConfig(BaseModel):
         "info", title="Log level", description="Least severe log messages written: `debug`, `info`, `warning`, `error`."
     )
 
-    _sections_default = field_validator("intervals", "store", "mqtt", mode="before")(_defaults_if_empty)
+    _sections_default = field_validator("intervals", "store", "mqtt", "homeassistant", "health", mode="before")(
+        _defaults_if_empty
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -1159,6 +1210,8 @@ _SECTIONS: list[tuple[str, str | None]] = [
     ("store", "StoreConfig"),
     ("mqtt", "MqttConfig"),
     ("mqtt.tls", "TlsConfig"),
+    ("homeassistant", "HomeAssistantConfig"),
+    ("health", "HealthConfig"),
     ("sensors: type serial-lines", "LineSensorConfig"),
     ("sensors: type modbus", "ModbusSensorConfig"),
     ("sensors: type simulated", "SimulatedSensorConfig"),

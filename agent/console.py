@@ -39,7 +39,10 @@ class Console:
         if not self.live_line or now < self._next_refresh:
             return
         self._next_refresh = now + REFRESH_S
-        parts = [f"{sensor}: in {v.get('ins', 0)} out {v.get('outs', 0)} inside {v.get('occupancy', 0)}" for sensor, v in live.items()]
+        parts = [
+            f"{sensor}: in {v.get('ins', 0)} out {v.get('outs', 0)} inside {v.get('occupancy', 0)}"
+            for sensor, v in live.items()
+        ]
         self.out.write("\r\x1b[2Know  " + "  |  ".join(parts))
         self.out.flush()
         self._dirty = True

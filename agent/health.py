@@ -135,10 +135,12 @@ class HealthPayload(BaseModel):
     uptime_s: float = Field(ge=0, title="Uptime", description="Seconds since the agent started.")
     agent_version: str = Field(title="Agent version", description="Software version.")
     sources: dict[str, SourceReport] = Field(title="Sources", description="Per sensor id.")
-    system: SystemReport
-    store: StoreReport
-    outbox: OutboxReport
-    mqtt: MqttReport | None = Field(None, description="Absent when MQTT is disabled.")
+    system: SystemReport = Field(
+        title="System", description="CPU load and temperature, throttling, memory; unknown readings are absent."
+    )
+    store: StoreReport = Field(title="Store", description="Disk use of the local database against its budget.")
+    outbox: OutboxReport = Field(title="Outbox", description="Messages stored but not yet acknowledged by the broker.")
+    mqtt: MqttReport | None = Field(None, title="MQTT", description="Broker connection; absent when MQTT is disabled.")
 
     def to_json(self) -> bytes:
         """The wire form: unknown readings are left out rather than sent as null."""

@@ -30,8 +30,8 @@ HEALTH_STALE_S = 180.0
 # Topic leaves under a device prefix (see agent/topics.py for the tree).
 _STATUS = Topics("").status
 _INTERVAL = Topics("").interval("{}").split("{}")
-_HEALTH = "/health"
-_STATE = "/state"
+_HEALTH = Topics("").health
+_STATE = Topics("").state("{}").split("{}")[1]
 _SENSORS = _INTERVAL[0]  # "/sensors/"
 
 _RESET = "\x1b[0m"

@@ -1,4 +1,8 @@
-"""Pydantic models of every MQTT payload; their JSON Schemas are published with `footfall-agent schema`."""
+"""Pydantic models of every MQTT payload; their JSON Schemas are published with `footfall-agent schema`.
+
+The interval payload is defined here; the health report, the sensor state and the remote commands live
+with the code that produces or obeys them and are only registered here.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agent import __version__
 from agent.aggregation import ClosedInterval
+from agent.commands import CommandResponse, HealthCommand, ReloadCommand, RepublishCommand, ResetOccupancyCommand
+from agent.discovery import SensorState
+from agent.health import HealthPayload
 from agent.intervals import local_iso
 
 SCHEMA_VERSION = 1
@@ -42,7 +49,9 @@ class IntervalPayload(BaseModel):
         description="People inside at the end of the interval: ins minus outs, clamped at 0, reset daily.",
     )
     total_in: int = Field(ge=0, title="Lifetime ins", description="Monotonic count of ins since the store was created.")
-    total_out: int = Field(ge=0, title="Lifetime outs", description="Monotonic count of outs since the store was created.")
+    total_out: int = Field(
+        ge=0, title="Lifetime outs", description="Monotonic count of outs since the store was created."
+    )
     coverage_s: float = Field(
         ge=0,
         title="Coverage",
@@ -88,7 +97,16 @@ def interval_payload(closed: ClosedInterval, site: str, device: str, tz: Any) ->
     )
 
 
-PAYLOAD_MODELS: dict[str, type[BaseModel]] = {"interval": IntervalPayload}
+PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
+    "interval": IntervalPayload,
+    "state": SensorState,
+    "health": HealthPayload,
+    "command_reload": ReloadCommand,
+    "command_reset_occupancy": ResetOccupancyCommand,
+    "command_health": HealthCommand,
+    "command_republish": RepublishCommand,
+    "command_response": CommandResponse,
+}
 
 
 def payload_schemas() -> dict[str, dict[str, Any]]:

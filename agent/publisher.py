@@ -8,6 +8,13 @@ Every connection attempt uses a fresh client with a clean session: paho would ot
 in-memory queue after a reconnect, interleaved with our replay from the outbox head and out of order. The
 outbox is the only queue that matters; after each (re)connect it is sent again from its oldest row, so a
 message whose PUBACK was lost is sent twice (consumers deduplicate by payload id) but never lost.
+
+Besides the outbox there are three lighter paths. Transient messages (command answers) sit in a bounded
+queue that drops its oldest entry when full. Retained messages (health, sensor state, discovery configs)
+are kept per topic, latest value wins: a retained topic only ever matters by its last value, so this
+cannot grow beyond the number of topics and never drops a discovery config. Subscriptions are registered
+once and renewed on every connection (a clean session forgets them); what arrives goes into a bounded
+queue that the runtime drains on its own thread, and `connections` lets it notice each (re)connect.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ GOODBYE_MAX_S = 1.0
 # us at once (for example another device using the same client id) is retried ever more rarely, not every second.
 STABLE_S = 10.0
 DEFAULT_TRANSIENT_LIMIT = 256
+DEFAULT_INCOMING_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,8 @@ class PublisherStats:
     """Connection attempts that did not end in an accepted CONNACK."""
     dropped_transient: int
     """Transient messages discarded because their queue was full."""
+    dropped_incoming: int
+    """Received messages discarded because the runtime did not drain them in time."""
     inflight: int
     last_error: str | None
 
@@ -80,6 +90,16 @@ class _Transient:
     payload: bytes
     retain: bool
     qos: int
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message that arrived on one of the registered subscriptions."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    """Set for a retained message delivered because we subscribed, not because it was just published."""
 
 
 @dataclass
@@ -100,6 +120,7 @@ class _Connection:
     oldest_ack: float = 0.0
     goodbye_mid: int | None = None
     goodbye_acked: bool = False
+    subscribed: dict[str, int] = field(default_factory=dict)
 
 
 class Publisher:
@@ -112,6 +133,7 @@ class Publisher:
         status_topic: str,
         store: Store,
         transient_limit: int = DEFAULT_TRANSIENT_LIMIT,
+        incoming_limit: int = DEFAULT_INCOMING_LIMIT,
     ) -> None:
         self._cfg = cfg
         self._client_id = client_id
@@ -126,6 +148,12 @@ class Publisher:
         self._lock = threading.Lock()
         self._transients: deque[_Transient] = deque()
         self._transient_limit = max(1, transient_limit)
+        self._retained: dict[str, _Transient] = {}
+        self._subscriptions: dict[str, int] = {}
+        self._subscriptions_changed = False
+        self._incoming: deque[Received] = deque()
+        self._incoming_limit = max(1, incoming_limit)
+        self._dropped_incoming = 0
         self._connected = False
         self._sent = 0
         self._acked = 0
@@ -162,6 +190,37 @@ class Publisher:
                 self._dropped_transient += 1
             self._transients.append(_Transient(topic, bytes(payload), retain, qos))
 
+    def publish_retained(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Queue a retained message; a newer one for the same topic replaces it if it has not gone out yet.
+
+        An empty payload deletes the retained message on the broker (and a discovery config with it).
+        """
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
+        with self._lock:
+            self._retained.pop(topic, None)
+            self._retained[topic] = _Transient(topic, bytes(payload), True, qos)
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Receive messages matching `topic_filter` from now on, on this and every later connection."""
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
+        with self._lock:
+            self._subscriptions[topic_filter] = qos
+            self._subscriptions_changed = True
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        with self._lock:
+            if self._subscriptions.pop(topic_filter, None) is not None:
+                self._subscriptions_changed = True
+
+    def received(self) -> list[Received]:
+        """Take every message that arrived since the last call, oldest first."""
+        with self._lock:
+            messages = list(self._incoming)
+            self._incoming.clear()
+        return messages
+
     def stop(self, timeout: float = 3.0) -> None:
         """Publish retained `offline`, disconnect cleanly and end the thread, all within `timeout` seconds.
 
@@ -183,6 +242,12 @@ class Publisher:
         return self._connected
 
     @property
+    def connections(self) -> int:
+        """Successful connections so far; a change means the broker has just been (re)joined."""
+        with self._lock:
+            return self._connections
+
+    @property
     def running(self) -> bool:
         """Whether the publishing thread is alive (false before start() and after a completed stop())."""
         return self._thread is not None and self._thread.is_alive()
@@ -196,6 +261,7 @@ class Publisher:
                 reconnects=max(0, self._connections - 1),
                 connect_failures=self._connect_failures,
                 dropped_transient=self._dropped_transient,
+                dropped_incoming=self._dropped_incoming,
                 inflight=self._inflight,
                 last_error=self._last_error,
             )
@@ -238,6 +304,8 @@ class Publisher:
                 self._connected = True
             self._log_up()
             conn.client.publish(self._status_topic, ONLINE, qos=1, retain=True)
+            with self._lock:
+                self._subscriptions_changed = True
             self._serve(conn)
             return time.monotonic() - began
         finally:
@@ -281,8 +349,7 @@ class Publisher:
             client.tls_insecure_set(not tls.verify)
         return client
 
-    @staticmethod
-    def _attach(conn: _Connection) -> None:
+    def _attach(self, conn: _Connection) -> None:
         """Callbacks only record what happened; the loop in `_serve` acts on it, outside paho's callback locks."""
 
         def on_connect(client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any) -> None:
@@ -295,9 +362,25 @@ class Publisher:
         def on_publish(client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any) -> None:
             conn.completed.append((mid, reason))
 
+        def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+            self._receive(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
+
         conn.client.on_connect = on_connect
         conn.client.on_disconnect = on_disconnect
         conn.client.on_publish = on_publish
+        conn.client.on_message = on_message
+
+    def _receive(self, message: Received) -> None:
+        with self._lock:
+            if len(self._incoming) >= self._incoming_limit:
+                self._incoming.popleft()
+                self._dropped_incoming += 1
+                dropped = self._dropped_incoming
+            else:
+                dropped = 0
+            self._incoming.append(message)
+        if dropped and (dropped & (dropped - 1)) == 0:  # 1, 2, 4, 8 ...: visible, but never a flood
+            log.warning("MQTT dropped %d received message(s) so far: they arrived faster than handled", dropped)
 
     def _await_connack(self, conn: _Connection) -> bool:
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
@@ -324,6 +407,8 @@ class Publisher:
         client = conn.client
         while True:
             if self._stopping.is_set():
+                # The last states and answers go out ahead of `offline`, on the same ordered connection.
+                self._send_transients(conn)
                 self._goodbye(conn)
                 return
             self._settle(conn)
@@ -331,7 +416,9 @@ class Publisher:
                 len(conn.acks) >= ACK_BATCH or not conn.inflight or time.monotonic() - conn.oldest_ack >= ACK_DELAY_S
             ):
                 self._flush_acks(conn)
-            rc = self._send_transients(conn)
+            rc = self._sync_subscriptions(conn)
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                rc = self._send_transients(conn)
             if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
                 rc = self._fill(conn)
             with self._lock:
@@ -347,7 +434,12 @@ class Publisher:
 
     def _loop_timeout(self, conn: _Connection) -> float:
         """Block in select() only as long as nothing else is due; PUBACKs end the wait early by themselves."""
-        if self._transients or (self._wake.is_set() and len(conn.inflight) < self._max_inflight):
+        if (
+            self._transients
+            or self._retained
+            or self._subscriptions_changed
+            or (self._wake.is_set() and len(conn.inflight) < self._max_inflight)
+        ):
             return 0.0
         if conn.acks:
             return min(IDLE_LOOP_S, max(0.0, conn.oldest_ack + ACK_DELAY_S - time.monotonic()))
@@ -412,12 +504,35 @@ class Publisher:
     def _send_transients(self, conn: _Connection) -> MQTTErrorCode:
         """Best effort: whatever is queued goes out now; a message caught by a broken link is not retried."""
         with self._lock:
-            batch = list(self._transients)
+            batch = [*self._retained.values(), *self._transients]
+            self._retained.clear()
             self._transients.clear()
         for msg in batch:
             info = conn.client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 return info.rc
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _sync_subscriptions(self, conn: _Connection) -> MQTTErrorCode:
+        """Bring this connection's subscriptions in line with the registered ones."""
+        with self._lock:
+            if not self._subscriptions_changed:
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+            wanted = dict(self._subscriptions)
+            self._subscriptions_changed = False
+        gone = [f for f in conn.subscribed if f not in wanted]
+        if gone:
+            rc, _ = conn.client.unsubscribe(gone)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            for f in gone:
+                del conn.subscribed[f]
+        new = [(f, q) for f, q in wanted.items() if conn.subscribed.get(f) != q]
+        if new:
+            rc, _ = conn.client.subscribe(new)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            conn.subscribed.update(new)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _goodbye(self, conn: _Connection) -> None:

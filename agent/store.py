@@ -221,6 +221,22 @@ class Store:
             )
             return int(cur.lastrowid)
 
+    def enqueue_many(self, messages: Iterable[tuple[str, bytes]], qos: int = 1, retain: bool = False) -> int:
+        """Queue durable messages in one transaction (one fsync for a whole backfill); returns how many.
+
+        They are not tied to a stored interval, so evicting them under the disk budget never deletes an
+        interval, and acknowledging them never changes whether an interval counts as sent.
+        """
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
+        now = time.time()
+        rows = [(topic, bytes(payload), qos, int(retain), now) for topic, payload in messages]
+        if not rows:
+            return 0
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
     def save_states(self, states: dict[str, dict]) -> None:
         """Checkpoint aggregator states between closes, bounding what a power cut can cost."""
         encoded = _encode_states(states)

@@ -23,3 +23,22 @@ class Topics:
     def interval(self, sensor: str) -> str:
         """One QoS 1 message per closed interval of `sensor`."""
         return f"{self.prefix}/sensors/{sensor}/interval"
+
+    def state(self, sensor: str) -> str:
+        """Retained live snapshot of `sensor` (occupancy, today's totals, last interval) for dashboards."""
+        return f"{self.prefix}/sensors/{sensor}/state"
+
+    @property
+    def health(self) -> str:
+        """Retained health report of the device, renewed every `health.period`."""
+        return f"{self.prefix}/health"
+
+    @property
+    def command(self) -> str:
+        """Where remote commands for this device arrive (protect it with a broker ACL)."""
+        return f"{self.prefix}/command"
+
+    @property
+    def command_response(self) -> str:
+        """One QoS 1 answer per command received, carrying the command's correlation id."""
+        return f"{self.prefix}/command/response"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.aggregation import MAX_CATCH_UP_S, ClosedInterval, SensorAggregator
+from agent.aggregation import MAX_CATCH_UP_S, ClosedInterval, SensorAggregator, day_start
 from agent.cumulative import Reading
 from agent.intervals import interval_start, local_iso
 
@@ -159,6 +159,46 @@ def test_occupancy_resets_at_the_local_reset_time() -> None:
         ("04:00", 1),
     ]
     assert closed[-1].total_in == 6, "lifetime totals are not reset"
+
+
+def test_manual_occupancy_reset_keeps_counts_and_survives_a_restart() -> None:
+    agg = make()
+    agg.add(7, 2, T0 + 10)
+    agg.reset_occupancy(T0 + 20)
+    assert agg.live()["occupancy"] == 0
+    agg.add(1, 3, T0 + 30)
+    assert agg.live()["occupancy"] == 0, "still clamped at 0 after a manual reset"
+    agg.add(2, 0, T0 + 40)
+    again = restored(agg, T0 + 50)
+    assert again.live()["occupancy"] == 2
+    [c] = again.close_due(T0 + 900)
+    assert (c.ins, c.outs, c.occupancy, c.total_in, c.total_out) == (10, 5, 2, 10, 5)
+
+
+def test_manual_reset_after_the_interval_end_leaves_the_closed_interval_as_it_was() -> None:
+    agg = make()
+    agg.add(4, 0, T0 + 10)
+    agg.reset_occupancy(T0 + 905)
+    assert [(c.end, c.ins) for c in agg.unreturned()] == [(T0 + 900, 4)], "closed, not yet returned"
+    [c] = agg.close_due(T0 + 910)
+    assert (c.end, c.occupancy) == (T0 + 900, 4)
+    assert agg.live()["occupancy"] == 0
+    assert agg.unreturned() == []
+
+
+@pytest.mark.parametrize(
+    ("now", "reset", "tz", "expected"),
+    [
+        ("2026-06-02T12:00:00+02:00", FOUR, BERLIN, "2026-06-02T04:00:00+02:00"),
+        ("2026-06-02T04:00:00+02:00", FOUR, BERLIN, "2026-06-02T04:00:00+02:00"),
+        ("2026-06-02T03:59:59+02:00", FOUR, BERLIN, "2026-06-01T04:00:00+02:00"),
+        ("2026-03-29T12:00:00+02:00", time(2, 30), BERLIN, "2026-03-29T03:00:00+02:00"),
+        ("2026-03-08T01:59:00-05:00", time(2, 30), NEW_YORK, "2026-03-07T02:30:00-05:00"),
+        ("2026-03-08T03:00:00-04:00", time(2, 30), NEW_YORK, "2026-03-08T03:00:00-04:00"),
+    ],
+)
+def test_day_start_is_the_latest_reset_at_or_before_now(now: str, reset: time, tz: ZoneInfo, expected: str) -> None:
+    assert local_iso(day_start(ts(now), reset, tz), tz) == expected
 
 
 def test_reset_inside_an_interval_without_events_empties_it() -> None:

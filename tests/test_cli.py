@@ -35,6 +35,8 @@ def test_schema_prints_valid_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "all"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"config", "payloads"} and "interval" in doc["payloads"]
+    assert {"state", "health", "command_republish", "command_response"} <= set(doc["payloads"])
+    assert "homeassistant" in doc["config"]["properties"] and "health" in doc["config"]["properties"]
     assert main(["schema", "interval"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "Interval"
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 from agent.config import (
     AgentConfig,
     ConfigError,
+    HealthConfig,
+    HomeAssistantConfig,
     IntervalConfig,
     LineSensorConfig,
     ModbusSensorConfig,
@@ -40,6 +42,8 @@ MODELS: list[type[BaseModel]] = [
     LineSensorConfig,
     ModbusSensorConfig,
     SimulatedSensorConfig,
+    HomeAssistantConfig,
+    HealthConfig,
 ]
 
 GOOD = """\
@@ -90,7 +94,7 @@ BAD: list[tuple[str, str, list[str]]] = [
         "site: s\nsensorz: []\nsensors:\n" + SIM,
         [
             "c.yaml: sensorz: unknown key 'sensorz' (line 2); allowed: site, device, timezone, intervals, store, "
-            "mqtt, sensors, log_level; did you mean 'sensors'?"
+            "mqtt, homeassistant, health, sensors, log_level; did you mean 'sensors'?"
         ],
     ),
     (
@@ -248,6 +252,24 @@ BAD: list[tuple[str, str, list[str]]] = [
         ["c.yaml: mqtt: expected a mapping of keys (line 2)"],
     ),
     (
+        "wildcard in the discovery prefix",
+        "site: s\nhomeassistant:\n  discovery_prefix: ha/#\nsensors:\n" + SIM,
+        [
+            "c.yaml: homeassistant.discovery_prefix: discovery_prefix must not contain + or # nor start or end "
+            "with / (line 3)"
+        ],
+    ),
+    (
+        "unknown key in the health section",
+        "site: s\nhealth:\n  every: 10s\nsensors:\n" + SIM,
+        ["c.yaml: health.every: unknown key 'every' (line 3); allowed: period"],
+    ),
+    (
+        "health period below a second",
+        "site: s\nhealth:\n  period: 100ms\nsensors:\n" + SIM,
+        ["c.yaml: health.period: input should be greater than or equal to 1 (line 3)"],
+    ),
+    (
         "wildcard in the topic prefix",
         "site: s\nmqtt:\n  topic_prefix: footfall/+/{device}\nsensors:\n" + SIM,
         ["c.yaml: mqtt.topic_prefix: topic_prefix must not contain the wildcards + or # (line 3)"],
@@ -319,6 +341,8 @@ def test_defaults() -> None:
     assert cfg.intervals.length == 900.0 and cfg.intervals.occupancy_reset == time(4, 0)
     assert cfg.store.path == Path("/var/lib/footfall-agent") and cfg.store.max_bytes == 256 * 1024 * 1024
     assert cfg.mqtt.effective_port() == 1883 and cfg.mqtt.client_id is None
+    assert cfg.homeassistant == HomeAssistantConfig(enabled=True, discovery_prefix="homeassistant")
+    assert cfg.health.period == 60.0
     assert len(cfg.device) >= 1
     assert summary(cfg).endswith(f"mqtt mqtt://localhost:1883 as footfall-s-{cfg.device}")
 
@@ -340,6 +364,14 @@ def test_clock_times_are_not_read_as_base_60_numbers() -> None:
 def test_bare_number_is_not_a_clock_time() -> None:
     with pytest.raises(ValidationError):
         IntervalConfig(occupancy_reset=1260)
+
+
+def test_homeassistant_and_health_sections() -> None:
+    text = "site: s\nhomeassistant:\n  enabled: false\n  discovery_prefix: ha/x\nhealth:\n  period: 5m\nsensors:\n"
+    cfg = parse_config(text + SIM, "c.yaml")
+    assert (cfg.homeassistant.enabled, cfg.homeassistant.discovery_prefix, cfg.health.period) == (False, "ha/x", 300)
+    empty = parse_config("site: s\nhomeassistant:\nhealth:\nsensors:\n" + SIM, "c.yaml")
+    assert empty.homeassistant == HomeAssistantConfig() and empty.health == HealthConfig()
 
 
 def test_mqtt_shorthands() -> None:
@@ -542,6 +574,8 @@ SECTION_OF_MODEL = {
     StoreConfig: "store",
     MqttConfig: "mqtt",
     TlsConfig: "mqtt.tls",
+    HomeAssistantConfig: "homeassistant",
+    HealthConfig: "health",
     LineSensorConfig: "sensors: type serial-lines",
     ModbusSensorConfig: "sensors: type modbus",
     SimulatedSensorConfig: "sensors: type simulated",

@@ -6,7 +6,10 @@ import json
 import re
 from pathlib import Path
 
+from agent.commands import CommandResponse, RepublishCommand, parse_command
 from agent.config import reference_markdown
+from agent.discovery import AgentDevice, SensorState, config_topic
+from agent.health import HealthPayload
 from agent.payloads import IntervalPayload
 from agent.topics import Topics
 
@@ -29,13 +32,39 @@ def test_ci_runs_the_readme_test_command() -> None:
         assert package in test_command and package in ci
 
 
+def example(name: str) -> bytes:
+    return README.split(f"<!-- example-{name}-payload -->\n```json\n", 1)[1].split("```", 1)[0].encode()
+
+
 def test_example_payload_is_valid_and_consistent() -> None:
-    block = README.split("<!-- example-interval-payload -->\n```json\n", 1)[1].split("```", 1)[0]
-    payload = IntervalPayload.model_validate(json.loads(block))
+    payload = IntervalPayload.model_validate(json.loads(example("interval")))
     assert payload.id == f"{payload.site}/{payload.device}/{payload.sensor}/{payload.start}"
+
+
+def test_state_health_and_command_examples_are_valid() -> None:
+    state = SensorState.model_validate_json(example("state"))
+    assert state.last_interval is not None and state.ins_today >= state.last_interval.ins
+    health = HealthPayload.model_validate_json(example("health"))
+    assert health.outbox.depth > 0 and health.outbox.oldest_age_s is not None
+    command = parse_command(example("command"))
+    assert isinstance(command, RepublishCommand)
+    response = CommandResponse.model_validate_json(example("response"))
+    assert (response.id, response.command, response.ok) == (command.id, command.command, True)
+    assert response.result is not None
+    assert (response.result["since"], response.result["until"]) == (command.since, command.until)
 
 
 def test_topic_tree_matches_the_code() -> None:
     topics = Topics.for_device("footfall/{site}/{device}", "<site>", "<device>")
     assert f"`{topics.status}`" in README
     assert f"`{topics.interval('<sensor>')}`" in README
+    assert f"`{topics.state('<sensor>')}`" in README
+    assert f"`{topics.health}`" in README
+    assert f"`{topics.command}`" in README
+    assert f"`{topics.command_response}`" in README
+    row = "homeassistant/<component>/footfall_<site>_<device>/<object>/config"
+    assert f"`{row}`" in README
+    device = AgentDevice("store-042", "door-1", "0", topics.status, topics.health)
+    assert config_topic(device, "sensor", "main", "ins_today") == row.replace("<component>", "sensor").replace(
+        "<site>", "store-042"
+    ).replace("<device>", "door-1").replace("<object>", "main_ins_today")

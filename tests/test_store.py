@@ -212,6 +212,26 @@ def test_enqueue_keeps_qos_and_retain(tmp_path: Path) -> None:
     store.close()
 
 
+def test_enqueue_many_queues_in_order_after_what_is_there_without_touching_intervals(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.commit_close([record("door", 0.0), record("door", 900.0)], {})
+    first = store.outbox_after(0, 10)
+    store.ack([first[0].seq])
+    again = [("footfall/s/d/sensors/door/interval", i.payload) for i in store.intervals("door")]
+    assert store.enqueue_many(again) == 2
+    assert store.enqueue_many([]) == 0
+    rows = store.outbox_after(0, 10)
+    assert [(r.topic, r.payload, r.qos, r.retain) for r in rows[1:]] == [(t, p, 1, False) for t, p in again]
+    assert [r.seq for r in rows] == sorted(r.seq for r in rows) and rows[0].seq == first[1].seq
+    assert [i.pending for i in store.intervals("door")] == [False, True], "a re-send does not make an interval unsent"
+    store.ack(r.seq for r in rows)
+    assert store.outbox_stats() == (0, None)
+    assert len(store.intervals("door")) == 2
+    with pytest.raises(ValueError):
+        store.enqueue_many([("t", b"x")], qos=5)
+    store.close()
+
+
 def test_intervals_query_selects_a_time_range(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     store.commit_close([record(s, i * 900.0) for i in range(4) for s in ("door", "side")], {})

@@ -41,16 +41,21 @@ def agent_config(
 class AgentProcess:
     """`footfall-agent run` as a real subprocess, as systemd would start it."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, env: dict[str, str] | None = None) -> None:
         import sys
 
+        self.log_path = log_path
         self.log = open(log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agent", "run", "--config", str(config)],
             stdout=self.log,
             stderr=self.log,
             cwd=Path(__file__).resolve().parents[2],
+            env=env,
         )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -11,7 +11,16 @@ from tests.integration.agent_process import AgentProcess, agent_config, read_int
 from tests.integration.mosquitto import Broker, Subscriber, free_port, wait_for_port
 from tests.integration.pty import PtyPair
 
-__all__ = ["AgentProcess", "Broker", "PtyPair", "Subscriber", "agent_config", "free_port", "read_intervals", "wait_for_port"]
+__all__ = [
+    "AgentProcess",
+    "Broker",
+    "PtyPair",
+    "Subscriber",
+    "agent_config",
+    "free_port",
+    "read_intervals",
+    "wait_for_port",
+]
 
 
 @pytest.fixture

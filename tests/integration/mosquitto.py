@@ -75,7 +75,6 @@ class Broker:
         self.proc = None
 
 
-
 class Subscriber:
     """A real paho subscriber with a persistent session, collecting every message it receives."""
 
@@ -123,5 +122,44 @@ class Subscriber:
         return bool(predicate())
 
     def close(self) -> None:
+        self.client.disconnect()  # before loop_stop, which otherwise waits out the network loop's select()
         self.client.loop_stop()
-        self.client.disconnect()
+
+
+def retained_messages(broker: Broker, topic: str, settle: float = 0.5, timeout: float = 10.0) -> dict[str, bytes]:
+    """What a client connecting now gets for `topic`: the retained messages, by topic.
+
+    Collects until nothing new arrived for `settle` seconds (retained messages come in one burst after
+    the subscription), so an empty result means there is nothing retained, not that it came late.
+    """
+    import paho.mqtt.client as mqtt
+
+    got: dict[str, bytes] = {}
+    last = [time.monotonic()]
+    subscribed = threading.Event()
+    lock = threading.Lock()
+
+    def on_message(client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
+        if msg.retain:
+            with lock:
+                got[msg.topic] = bytes(msg.payload)
+                last[0] = time.monotonic()
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, clean_session=True)
+    client.on_message = on_message
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect(broker.host, broker.port, keepalive=5)
+    client.loop_start()
+    try:
+        client.subscribe(topic, qos=1)
+        if not subscribed.wait(5):
+            raise TimeoutError(f"could not subscribe to {topic}")
+        last[0] = time.monotonic()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - last[0] < settle and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with lock:
+            return dict(got)
+    finally:
+        client.disconnect()  # before loop_stop, which otherwise waits out the network loop's select()
+        client.loop_stop()

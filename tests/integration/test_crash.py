@@ -16,9 +16,7 @@ from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber
 TRIALS = 24
 
 
-def test_sigkill_at_random_moments_loses_no_closed_interval(
-    tmp_path: Path, broker: Broker, pty_pair: PtyPair
-) -> None:
+def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, broker: Broker, pty_pair: PtyPair) -> None:
     config = agent_config(
         tmp_path,
         broker=broker,
@@ -80,4 +78,6 @@ def test_sigkill_at_random_moments_loses_no_closed_interval(
         by_sensor.setdefault(p["sensor"], []).append((p["start_ts"], p["start_ts"] + p["duration_s"]))
     for spans in by_sensor.values():
         spans.sort()
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "overlapping intervals"
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), (
+            "overlapping intervals"
+        )

@@ -68,7 +68,9 @@ def test_outage_of_several_intervals_loses_nothing(tmp_path: Path, broker: Broke
     assert {p["id"] for p in unique} == set(stored), "subscriber and store disagree on the set of intervals"
     assert unique == sorted(unique, key=lambda p: p["start_ts"]), "intervals arrived out of order"
     starts = [p["start_ts"] for p in unique]
-    assert all(b - a == 1.0 for a, b in zip(starts, starts[1:])), "a gap or overlap in the interval sequence"
+    assert all(b - a == 1.0 for a, b in zip(starts, starts[1:], strict=False)), (
+        "a gap or overlap in the interval sequence"
+    )
     during = [p for p in unique if outage_start + 1 <= p["start_ts"] + p["duration_s"] <= outage_end]
     assert len(during) >= 3, "fewer than 3 intervals closed during the outage"
     assert sum(p["ins"] for p in unique) == written["in"]

@@ -22,6 +22,7 @@ from agent.publisher import Publisher
 from agent.store import Store
 from agent.topics import Topics
 from tests.integration.conftest import Broker
+from tests.integration.mosquitto import retained_messages
 
 REPO = Path(__file__).resolve().parents[2]
 TOPICS = Topics("footfall/t/d1")
@@ -280,6 +281,86 @@ def test_transient_messages_are_bounded_dropping_the_oldest(
     later = subscribe(live_topic, "transient-later")
     wait_for(lambda: later.messages() == [(live_topic, b"latest", True)], 5, "the retained transient message")
     assert pub.stats().sent == 0, "transient messages must not count as outbox traffic"
+
+
+def test_retained_messages_keep_only_the_latest_value_per_topic(
+    broker: Broker, publisher: Callable[..., Publisher]
+) -> None:
+    pub = publisher()
+    for i in range(500):  # far more than the transient queue holds: nothing is dropped, the latest wins
+        pub.publish_retained(f"{TOPICS.prefix}/config/{i % 300}", f"{i}".encode())
+    pub.publish_retained(f"{TOPICS.prefix}/config/7", b"")
+    pub.start()
+    expected = {f"{TOPICS.prefix}/config/{i % 300}": f"{i}".encode() for i in range(500)}
+    del expected[f"{TOPICS.prefix}/config/7"]  # an empty retained message deletes the retained one
+    wait_for(
+        lambda: retained_messages(broker, f"{TOPICS.prefix}/config/#", settle=0.2) == expected,
+        10,
+        "every retained topic with its latest value",
+    )
+    assert pub.stats().dropped_transient == 0
+
+
+def test_subscriptions_are_renewed_after_a_reconnect_and_deliver_to_the_queue(
+    broker: Broker, publisher: Callable[..., Publisher]
+) -> None:
+    commands = f"{TOPICS.prefix}/command"
+
+    def send(topic: str, payload: bytes, retain: bool = False) -> None:
+        sender = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="command-sender")
+        sender.connect(broker.host, broker.port, keepalive=5)
+        sender.loop_start()
+        try:
+            sender.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+        finally:
+            sender.disconnect()
+            sender.loop_stop()
+
+    send(f"{TOPICS.prefix}/retained-cmd", b"old", retain=True)
+    pub = publisher()
+    pub.subscribe(commands, qos=1)
+    pub.start()
+    wait_for(lambda: pub.connections == 1, 5, "the first connection")
+    pub.subscribe(f"{TOPICS.prefix}/retained-cmd", qos=1)  # added while connected
+    wait_for(lambda: any(m.retain for m in pub.received()), 5, "the retained message on a new subscription")
+    time.sleep(0.3)  # the SUBACK of the command subscription is certainly back
+    send(commands, b"one")
+    got: list[bytes] = []
+    wait_for(lambda: got.extend(m.payload for m in pub.received()) or b"one" in got, 5, "the first command")
+    broker.stop()
+    broker.start()
+    wait_for(lambda: pub.connections == 2, 10, "the reconnection")
+    time.sleep(0.3)
+    send(commands, b"two")
+    wait_for(lambda: got.extend(m.payload for m in pub.received()) or b"two" in got, 5, "a command after reconnect")
+    pub.unsubscribe(commands)
+    time.sleep(0.3)
+    send(commands, b"three")
+    time.sleep(0.5)
+    got.extend(m.payload for m in pub.received())
+    assert b"three" not in got and got.count(b"one") == 1 and got.count(b"two") == 1
+
+
+def test_received_messages_are_bounded_dropping_the_oldest(broker: Broker, store: Store) -> None:
+    topic = f"{TOPICS.prefix}/command"
+    pub = Publisher(mqtt_config(broker), "pub-incoming", TOPICS.status, store, incoming_limit=5)
+    pub.subscribe(topic, qos=1)
+    pub.start()
+    sender = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="incoming-sender")
+    try:
+        wait_for(lambda: pub.connections == 1, 5, "the connection")
+        time.sleep(0.3)  # the subscription is in place
+        sender.connect(broker.host, broker.port, keepalive=5)
+        sender.loop_start()
+        for i in range(12):
+            sender.publish(topic, str(i).encode(), qos=1).wait_for_publish(5)
+        wait_for(lambda: pub.stats().dropped_incoming == 7, 5, "the oldest messages to be dropped")
+        assert [m.payload for m in pub.received()] == [b"7", b"8", b"9", b"10", b"11"]
+        assert pub.received() == []
+    finally:
+        sender.disconnect()
+        sender.loop_stop()
+        pub.stop(2.0)
 
 
 def test_stop_returns_in_time_when_the_broker_is_gone(broker: Broker, publisher: Callable[..., Publisher]) -> None:

@@ -1,0 +1,121 @@
+"""The health report and the `systemctl status` line of a real agent process, through a real Mosquitto."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent import __version__
+from agent.health import HealthPayload, read_temperatures, read_throttled
+from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config
+from tests.integration.mosquitto import retained_messages
+
+PREFIX = "footfall/test/d1"
+EVERY_SECOND = "health:\n  period: 1s\n"
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[socket.socket]:
+    where = Path(tempfile.mkdtemp(prefix="sdn-"))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(where / "notify"))
+    sock.settimeout(0.05)
+    try:
+        yield sock
+    finally:
+        sock.close()
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def statuses(sock: socket.socket, seconds: float) -> list[str]:
+    got, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            message = sock.recv(4096).decode()
+        except TimeoutError:
+            continue
+        got += [line[len("STATUS=") :] for line in message.splitlines() if line.startswith("STATUS=")]
+    return got
+
+
+def wait_status(sock: socket.socket, words: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in statuses(sock, 0.2):
+            if words in line:
+                return line
+    raise AssertionError(f"no STATUS= line with {words!r} within {timeout} s")
+
+
+def test_health_is_retained_every_period_with_the_listed_fields(
+    tmp_path: Path, broker: Broker, pty_pair: PtyPair
+) -> None:
+    config = agent_config(
+        tmp_path,
+        broker=broker,
+        sensors=f"  - id: door\n    type: serial-lines\n    port: {pty_pair.device}\n",
+        extra=EVERY_SECOND,
+    )
+    sub = Subscriber(broker, f"{PREFIX}/health", "health-test")
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        assert sub.wait_for(lambda: len(sub.snapshot()) >= 3, 15), agent.log_text()
+        reports = [HealthPayload.model_validate_json(p) for _, p, _ in sub.snapshot()]
+        assert all(b.ts - a.ts < 2.5 for a, b in zip(reports, reports[1:], strict=False)), "one report per period"
+        retained = json.loads(retained_messages(broker, f"{PREFIX}/health")[f"{PREFIX}/health"])
+        report = HealthPayload.model_validate(retained)
+        assert report.agent_version == __version__ and report.uptime_s > 0
+        assert report.sources["door"].state == "up" and report.sources["door"].since
+        assert report.system.load_1m is not None and report.system.cpu_count
+        # Temperature and throttling only where the platform reports them; never a made-up value.
+        has_temperature = bool(read_temperatures())
+        assert ("cpu_temperature_c" in retained["system"]) == has_temperature
+        assert ("throttling" in retained["system"]) == (read_throttled() is not None)
+        assert report.store.used_bytes > 0 and report.store.files_bytes > 0
+        assert report.store.max_bytes == 256 * 1024 * 1024
+        assert report.outbox.depth >= 0
+        assert report.outbox.oldest_age_s is None or report.outbox.depth > 0
+        assert report.mqtt is not None and report.mqtt.connected
+        agent.signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
+    finally:
+        agent.kill()
+        sub.close()
+
+
+def test_status_line_follows_sources_and_the_backlog(
+    tmp_path: Path, broker: Broker, pty_pair: PtyPair, notify_socket: socket.socket
+) -> None:
+    config = agent_config(
+        tmp_path,
+        broker=broker,
+        sensors=f"  - id: door\n    type: serial-lines\n    port: {pty_pair.device}\n",
+        extra=EVERY_SECOND,
+    )
+    env = {**os.environ, "NOTIFY_SOCKET": notify_socket.getsockname()}
+    agent = AgentProcess(config, tmp_path / "agent.log", env=env)
+    try:
+        wait_status(notify_socket, "1/1 sources up, mqtt connected, outbox 0", 15)
+        pty_pair.unplug()
+        down = wait_status(notify_socket, "0/1 sources up (down: door)", 10)
+        assert "mqtt connected" in down
+        pty_pair.replug()
+        wait_status(notify_socket, "1/1 sources up", 10)
+        broker.stop()
+        backlog = wait_status(notify_socket, "(oldest", 10)  # intervals keep closing into the outbox
+        assert "mqtt disconnected" in backlog
+        broker.start()
+        wait_status(notify_socket, "mqtt connected, outbox 0", 15)
+        agent.signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
+    finally:
+        agent.kill()
