@@ -1,0 +1,173 @@
+"""SSDLite-MobileNetV2 person detector on onnxruntime, with the SSD box decoding done in numpy.
+
+The shipped ONNX files (built by `models/build.py`, described in `models/MODEL_CARD.md`) hold only the
+network core: a 1x300x300x3 float RGB image scaled to -1..1 in, raw box encodings (1x1917x1x4) and class
+logits (1x1917x2, background first) out. Anchors, box decoding and NMS live here, in plain numpy, because
+that keeps the graph free of dynamic-shape ops that quantize and port badly, and makes the post-processing
+testable without a model. No TensorFlow at runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+
+from agent.detectors.base import Detections, DetectorConfigBase, as_bgr, nms
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+# Where the model files are found: `agent/detectors/models` is a link to the repository's `models/`
+# directory in a checkout and a real directory in an installed wheel (see models/MODEL_CARD.md).
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODEL_FILES: dict[str, str] = {"int8": "ssdlite_person_int8.onnx", "fp32": "ssdlite_person_fp32.onnx"}
+ANCHORS_FILE = "ssdlite_anchors.npy"
+
+INPUT_SIZE = 300
+# Faster R-CNN box coder of the TF Object Detection API config the model was trained with (y, x, h, w).
+BOX_CODER_SCALES = np.array([10.0, 10.0, 5.0, 5.0], dtype=np.float32)
+MAX_DETECTIONS = 100
+PERSON_CLASS = 0  # index among the foreground classes (the logits' column 0 is background)
+
+
+class SsdliteDetectorConfig(DetectorConfigBase):
+    """The pretrained SSDLite-MobileNetV2 person detector (int8 by default)."""
+
+    type: Literal["ssdlite"] = Field(
+        title="Detector type", description="`ssdlite`: SSDLite-MobileNetV2 person detector."
+    )
+    model: Literal["int8", "fp32"] | Path = Field(
+        "int8",
+        title="Model",
+        description="`int8` (quantized, about twice as fast) or `fp32` for a shipped model, or the path of "
+        "an ONNX file with the same input and outputs (a relative path is taken from the working directory).",
+    )
+    threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        title="Inference threads",
+        description="onnxruntime intra-op threads. One keeps a core free for capture and tracking on a "
+        "small device.",
+    )
+
+
+def model_path(model: str | Path) -> Path:
+    """The ONNX file a `model` setting names: a shipped variant or an explicit path."""
+    if isinstance(model, Path):
+        return model
+    return MODELS_DIR / MODEL_FILES[model]
+
+
+def load_anchors(path: Path | None = None) -> np.ndarray:
+    """The 1917 SSD anchors, (N, 4) float32 `ymin, xmin, ymax, xmax` normalised to the image."""
+    anchors = np.load(path or MODELS_DIR / ANCHORS_FILE)
+    if anchors.dtype != np.float32 or anchors.ndim != 2 or anchors.shape[1] != 4:
+        raise ValueError(f"anchors must be (N, 4) float32, got {anchors.shape} {anchors.dtype}")
+    return anchors
+
+
+def preprocess(frame_bgr: np.ndarray) -> np.ndarray:
+    """Frame -> the network input: bilinear resize to 300x300 (aspect not kept), RGB, x * 2/255 - 1.
+
+    This is what the original TF graph does to a 300x300 uint8 image (`Preprocessor/sub`), and the
+    upstream package fed it frames resized the same way with OpenCV.
+    """
+    import cv2  # on use: loading detector configs must not pull in OpenCV
+
+    small = cv2.resize(as_bgr(frame_bgr), (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_LINEAR)
+    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    x = rgb.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+    return x[np.newaxis]
+
+
+def decode_boxes(encodings: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """SSD box decoding: (N, 4) `ty, tx, th, tw` relative to the anchors -> (N, 4) `ymin, xmin, ymax, xmax`."""
+    ha = anchors[:, 2] - anchors[:, 0]
+    wa = anchors[:, 3] - anchors[:, 1]
+    yca = anchors[:, 0] + ha / 2
+    xca = anchors[:, 1] + wa / 2
+    t = encodings / BOX_CODER_SCALES
+    h = np.exp(t[:, 2]) * ha
+    w = np.exp(t[:, 3]) * wa
+    yc = t[:, 0] * ha + yca
+    xc = t[:, 1] * wa + xca
+    return np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1).astype(np.float32)
+
+
+def postprocess(
+    encodings: np.ndarray,
+    logits: np.ndarray,
+    anchors: np.ndarray,
+    width: int,
+    height: int,
+    score_threshold: float,
+    nms_iou: float,
+    class_index: int = PERSON_CLASS,
+) -> Detections:
+    """Raw network outputs -> detections of one class in pixels of a `width` x `height` frame.
+
+    Mirrors the original graph's post-processing: sigmoid scores, decode, clip to the image, drop empty
+    boxes, greedy NMS, at most 100 detections.
+    """
+    enc = encodings.reshape(-1, 4)
+    if enc.shape[0] != anchors.shape[0]:
+        raise ValueError(f"model gives {enc.shape[0]} boxes but there are {anchors.shape[0]} anchors")
+    class_logits = logits.reshape(enc.shape[0], -1)[:, 1 + class_index]
+    scores = (1.0 / (1.0 + np.exp(-class_logits.astype(np.float64)))).astype(np.float32)
+    candidates = np.flatnonzero(scores >= score_threshold)
+    boxes = np.clip(decode_boxes(enc[candidates], anchors[candidates]), 0.0, 1.0)
+    scores = scores[candidates]
+    nonempty = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    boxes, scores = boxes[nonempty], scores[nonempty]
+    keep = nms(boxes, scores, score_threshold, nms_iou)[:MAX_DETECTIONS]
+    scale = np.array([width, height, width, height], dtype=np.float32)
+    xyxy = boxes[keep][:, [1, 0, 3, 2]] * scale
+    return Detections(xyxy.astype(np.float32), scores[keep])
+
+
+class SsdliteDetector:
+    """Runs the network on each frame; one instance per camera, owning its session and thread budget."""
+
+    def __init__(self, cfg: SsdliteDetectorConfig) -> None:
+        import onnxruntime as ort  # on use: loading detector configs must not pull in onnxruntime
+
+        self.cfg = cfg
+        path = model_path(cfg.model)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"detector model {path} not found; the shipped models are in {MODELS_DIR} "
+                "(see models/MODEL_CARD.md), or set `model` to the path of an ONNX file"
+            )
+        self.anchors = load_anchors()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = cfg.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session: onnxruntime.InferenceSession = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+        inputs = self.session.get_inputs()
+        outputs = self.session.get_outputs()
+        if len(inputs) != 1 or list(inputs[0].shape) != [1, INPUT_SIZE, INPUT_SIZE, 3] or len(outputs) != 2:
+            raise ValueError(
+                f"{path} is not an SSD core with one 1x{INPUT_SIZE}x{INPUT_SIZE}x3 input and "
+                "(box encodings, class logits) outputs"
+            )
+        self._input = inputs[0].name
+        self._outputs = [o.name for o in outputs]
+
+    def raw(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The network's box encodings and class logits for a frame (for checks against the original)."""
+        encodings, logits = self.session.run(self._outputs, {self._input: preprocess(frame_bgr)})
+        return encodings, logits
+
+    def detect(self, frame_bgr: np.ndarray) -> Detections:
+        height, width = frame_bgr.shape[:2]
+        encodings, logits = self.raw(frame_bgr)
+        return postprocess(
+            encodings, logits, self.anchors, width, height, self.cfg.score_threshold, self.cfg.nms_iou
+        )

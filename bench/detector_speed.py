@@ -1,0 +1,116 @@
+"""Person detector speed: int8 and fp32 SSDLite against OpenCV's HOG people detector, one thread each.
+
+Every detector gets the same camera-size frame (640x480 BGR, made from scikit-image's astronaut photo)
+through its `detect()`, so each figure is what the agent pays per frame, pre- and post-processing
+included. The network resizes the frame to 300x300 itself; HOG searches the frame it is given, so it is
+timed twice: on the 640x480 frame (same input as the network, the comparison that matters) and on the
+frame shrunk to 300x300 (the pixels the network sees; HOG then misses anyone under 128 of 300 px tall).
+The network alone (`session.run`, no pre/post-processing) is timed too, for the int8/fp32 ratio of the
+model files themselves. Calls are interleaved round by round so that load from other processes hits
+all of them alike; medians are printed.
+
+    python bench/detector_speed.py [--rounds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import onnxruntime  # noqa: E402
+from skimage import data as photos  # noqa: E402
+
+from agent.detectors import HogDetectorConfig, SsdliteDetectorConfig, build_detector  # noqa: E402
+from agent.detectors.ssdlite import SsdliteDetector, preprocess  # noqa: E402
+
+FRAME_SIZE = (640, 480)
+WARMUP = 5
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def network_only(detector: SsdliteDetector, frame: np.ndarray) -> Callable[[], object]:
+    x = preprocess(frame)
+    names = [o.name for o in detector.session.get_outputs()]
+    feed = {detector.session.get_inputs()[0].name: x}
+    return lambda: detector.session.run(names, feed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=60, help="timed calls per detector")
+    args = parser.parse_args()
+
+    cv2.setNumThreads(1)
+    frame = cv2.resize(cv2.cvtColor(photos.astronaut(), cv2.COLOR_RGB2BGR), FRAME_SIZE, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(frame, (300, 300), interpolation=cv2.INTER_AREA)
+    int8 = build_detector(SsdliteDetectorConfig(type="ssdlite", model="int8", threads=1))
+    fp32 = build_detector(SsdliteDetectorConfig(type="ssdlite", model="fp32", threads=1))
+    assert isinstance(int8, SsdliteDetector) and isinstance(fp32, SsdliteDetector)
+
+    cases: dict[str, Callable[[], object]] = {
+        "int8 detect (640x480)": lambda: int8.detect(frame),
+        "fp32 detect (640x480)": lambda: fp32.detect(frame),
+        "int8 network only": network_only(int8, frame),
+        "fp32 network only": network_only(fp32, frame),
+    }
+    hog_missing = ""
+    try:
+        hog = build_detector(HogDetectorConfig(type="hog"))
+        cases["HOG detect (640x480)"] = lambda: hog.detect(frame)
+        cases["HOG detect (300x300)"] = lambda: hog.detect(small)
+    except RuntimeError as exc:
+        hog_missing = str(exc)
+
+    for call in cases.values():
+        for _ in range(WARMUP):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(args.rounds):
+        for name, call in cases.items():
+            t0 = time.perf_counter()
+            call()
+            times[name].append((time.perf_counter() - t0) * 1000)
+
+    print(f"CPU: {cpu_name()}; onnxruntime {onnxruntime.__version__}, OpenCV {cv2.__version__}, numpy {np.__version__}")
+    print(f"1 thread each, {args.rounds} interleaved rounds, frame {FRAME_SIZE[0]}x{FRAME_SIZE[1]}")
+    print(f"found in the frame: int8 {len(int8.detect(frame))}, fp32 {len(fp32.detect(frame))} people")
+    print()
+    print(f"{'':24s} {'median ms':>10s} {'p90 ms':>8s}")
+    med = {name: statistics.median(t) for name, t in times.items()}
+    for name, t in times.items():
+        print(f"{name:24s} {med[name]:10.1f} {np.percentile(t, 90):8.1f}")
+    print()
+    speedup = med["fp32 detect (640x480)"] / med["int8 detect (640x480)"]
+    verdict = "met" if speedup >= 1.8 else "NOT met"
+    print(f"int8 vs fp32, per frame:      {speedup:.2f}x faster (goal >= 1.8x: {verdict})")
+    net = med["fp32 network only"] / med["int8 network only"]
+    print(f"int8 vs fp32, network only:   {net:.2f}x faster")
+    if hog_missing:
+        print(f"HOG not measured: {hog_missing}")
+        return
+    for size in ("640x480", "300x300"):
+        ratio = med[f"HOG detect ({size})"] / med["int8 detect (640x480)"]
+        goal = f" (goal >= 10x: {'met' if ratio >= 10 else 'NOT met'})" if size == "640x480" else ""
+        print(f"int8 vs HOG on {size}:     {ratio:.1f}x faster{goal}")
+
+
+if __name__ == "__main__":
+    main()
