@@ -154,7 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--markdown", action="store_true", help="print the config reference as markdown instead")
     schema.set_defaults(func=cmd_schema)
 
-    from agent import monitor
+    from agent import monitor, scoring
+
+    score = sub.add_parser(
+        "score",
+        help="score a CSV of counts with the live anomaly detector (backtest your own history)",
+        description="Read CSV `timestamp,count` or `timestamp,sensor,count` (FILE or stdin) and write "
+        "`timestamp,sensor,count,expected,z,anomaly` with exactly the detector the agent runs live.",
+    )
+    scoring.add_arguments(score)
+    score.set_defaults(func=scoring.run)
+
 
     watch = sub.add_parser("monitor", help="live view of one or many devices from the broker, refreshing in place")
     monitor.add_arguments(watch)

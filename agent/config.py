@@ -1150,7 +1150,7 @@ def demo_config(data_dir: Path) -> AgentConfig:
         intervals=IntervalConfig(length=60),
         store=StoreConfig(path=Path(data_dir)),
         mqtt=MqttConfig(host="localhost", port=1883),
-        sensors=[SimulatedSensorConfig(id="door", opening=time(0, 0), closing=time(23, 59))],
+        sensors=[SimulatedSensorConfig(id="door", peak_per_hour=600, opening=time(0, 0), closing=time(23, 59))],
     )
 
 

@@ -46,3 +46,16 @@ def test_schema_markdown_is_the_reference(capsys: pytest.CaptureFixture[str]) ->
 
     assert main(["schema", "--markdown"]) == 0
     assert capsys.readouterr().out == reference_markdown()
+
+
+def test_score_subcommand_runs_the_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = tmp_path / "counts.csv"
+    csv.write_text("timestamp,sensor,count\n2024-01-01 10:00,a,5\n2024-01-01 11:00,a,\n2024-01-01 11:00,b,7\n")
+    assert main(["score", str(csv)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "timestamp,sensor,count,expected,z,anomaly"
+    assert [line.split(",")[:3] for line in lines[1:]] == [
+        ["2024-01-01 10:00", "a", "5"],
+        ["2024-01-01 11:00", "a", ""],
+        ["2024-01-01 11:00", "b", "7"],
+    ]
