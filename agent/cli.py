@@ -165,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     scoring.add_arguments(score)
     score.set_defaults(func=scoring.run)
 
+    from agent import replay
+
+    rerun = sub.add_parser(
+        "replay",
+        help="run recorded detections through the tracker and counters; print ins and outs per line and zone",
+    )
+    replay.add_arguments(rerun)
+    rerun.set_defaults(func=replay.run)
+
 
     watch = sub.add_parser("monitor", help="live view of one or many devices from the broker, refreshing in place")
     monitor.add_arguments(watch)

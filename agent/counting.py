@@ -1,0 +1,626 @@
+"""Counting people from tracks: crossings of lines and presence in zones, plus the pipeline that feeds them.
+
+A count has to survive what trackers and detectors really deliver, so the rules are:
+- Each track is reduced to one anchor point of its box (bottom-centre by default: the feet in a side view;
+  use `center` for an overhead camera, where the box centre is the head).
+- A line has a band of `min_distance` on both sides (hysteresis). A side is only taken when the anchor is
+  beyond the band; a crossing is a change from one taken side to the other. Jitter, stop-and-go and
+  someone lingering on the line therefore count once; walking in and back out counts one in and one out.
+- Past the ends of a (poly)line there is no side at all: walking around the end of a line is no crossing.
+- Tentative tracks are followed from birth but their crossings are held back; they are released when the
+  track is confirmed (so somebody confirmed just after the line still counts) and dropped if it never is.
+- Hand-over of a lost track: when a person's track is lost near the line and a new track is born for the same
+  person on the other side, neither track alone saw a crossing. A new track whose first side is S is linked
+  to a confirmed track that is now lost, was last seen on the other side within `handover_time` seconds,
+  and whose predicted position (its own motion carried on by the tracker) has reached side S or the band
+  within `handover_distance` box heights of the new track. When the new track is confirmed, and the lost
+  track is still lost and still on its side, the crossing is counted once and the lost track's side is
+  cleared, so that if it re-appears it cannot count the same passage again. A lost track can give its side
+  away only once; a new track that never confirms takes nothing away; someone standing beside the line
+  does not inherit the side of a neighbour whose track was lost walking away from it.
+- Zones use the same band on the polygon outline: entries, exits, occupancy now, and the dwell time of
+  people who were seen both entering and leaving (someone first seen inside has no known entry time).
+  A lost track inside still counts as present (hidden, not gone) until the tracker evicts it; it then
+  leaves the occupancy without an exit, since nobody saw it leave.
+
+Pure: no I/O, no threads; time is passed in as float seconds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agent.geometry import Anchor, Polygon, Polyline, anchor_points
+from agent.tracking import Track, Tracker, TrackerConfig
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+Point = tuple[float, float]
+Direction = Literal["in", "out"]
+
+_DIRECTIONS: dict[str, tuple[float, float]] = {"up": (0.0, -1.0), "down": (0.0, 1.0), "left": (-1.0, 0.0),
+                                               "right": (1.0, 0.0)}
+
+
+class LineConfig(BaseModel):
+    """A counting line (a polyline of two or more points) and which of its sides is inside."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str = Field(
+        title="Name", description="Identifier of the line in counts and topics.", pattern=NAME_PATTERN,
+    )
+    points: list[Point] = Field(
+        min_length=2, title="Points",
+        description="Vertices [x, y] of the line in image coordinates (pixels, or 0..1 with units: normalized).",
+    )
+    in_point: Point | None = Field(
+        None, title="A point inside",
+        description="Any point on the inside of the line: moving towards it across the line is an 'in'. "
+        "Give this or in_direction.",
+    )
+    in_direction: Literal["up", "down", "left", "right"] | None = Field(
+        None, title="In direction",
+        description="Direction of movement in the image that counts as 'in' (judged against the line from its "
+        "first to its last point). Give this or in_point.",
+    )
+    anchor: Anchor = Field(
+        "bottom-center", title="Anchor",
+        description="Point of the person's box that must cross: bottom-center (feet, angled camera), center "
+        "(head, overhead camera) or top-center.",
+    )
+    min_distance: float = Field(
+        0.0, ge=0.0, title="Minimum distance past the line",
+        description="Hysteresis band on each side of the line, in the line's units (pixels, or a fraction of "
+        "the shorter image side with units: normalized). The larger of this and min_distance_box applies.",
+    )
+    min_distance_box: float = Field(
+        0.15, ge=0.0, title="Minimum distance past the line, in box heights",
+        description="Hysteresis band as a fraction of the person's box height, so that it scales with "
+        "perspective and with detector jitter.",
+    )
+    handover_distance: float = Field(
+        2.5, ge=0.0, title="Hand-over distance",
+        description="A new track born within this many box heights of where a lost track from the other side "
+        "of the line is predicted to be, once that prediction has reached the new track's side, continues the "
+        "lost track's side: a person whose track broke on the line still counts once. 0 disables it.",
+    )
+    handover_time: float = Field(
+        2.0, ge=0.0, title="Hand-over time",
+        description="Seconds after a track was last seen during which a new track can take over its side "
+        "(at most the tracker's max_age).",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _valid_line(cls, v: list[Point]) -> list[Point]:
+        Polyline(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_in_side(self) -> LineConfig:
+        if (self.in_point is None) == (self.in_direction is None):
+            raise ValueError("give exactly one of in_point and in_direction")
+        line = Polyline(self.points)
+        if self.in_point is not None and line.side_of(self.in_point) == 0:
+            raise ValueError("in_point lies on the line; it must be off the line, on the inside")
+        if self.in_direction is not None and line.side_of_direction(_DIRECTIONS[self.in_direction]) == 0:
+            raise ValueError(f"in_direction {self.in_direction} runs along the line; choose one across it")
+        return self
+
+
+class ZoneConfig(BaseModel):
+    """A polygon zone: occupancy, entries, exits and dwell time."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    name: str = Field(title="Name", description="Identifier of the zone in counts and topics.", pattern=NAME_PATTERN)
+    points: list[Point] = Field(
+        min_length=3, title="Points",
+        description="Vertices [x, y] of the polygon in image coordinates (pixels, or 0..1 with units: normalized).",
+    )
+    anchor: Anchor = Field(
+        "bottom-center", title="Anchor", description="Point of the person's box that must be inside the zone.",
+    )
+    min_distance: float = Field(
+        0.0, ge=0.0, title="Minimum distance past the outline",
+        description="Hysteresis band on both sides of the outline, in the zone's units. The larger of this and "
+        "min_distance_box applies.",
+    )
+    min_distance_box: float = Field(
+        0.15, ge=0.0, title="Minimum distance past the outline, in box heights",
+        description="Hysteresis band as a fraction of the person's box height.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _valid_polygon(cls, v: list[Point]) -> list[Point]:
+        Polygon(v)
+        return v
+
+
+class CountingConfig(BaseModel):
+    """What a camera counts: the tracker, the lines and zones, and which detections to ignore."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    units: Literal["pixels", "normalized"] = Field(
+        "pixels", title="Units",
+        description="Coordinates of lines, zones and masks: pixels, or normalized 0..1 of the image width "
+        "(x) and height (y). Distances are then fractions of the shorter image side.",
+    )
+    tracker: TrackerConfig = Field(
+        default_factory=TrackerConfig, title="Tracker", description="Association and track life cycle.",
+    )
+    lines: list[LineConfig] = Field(
+        default_factory=list, title="Lines", description="Counting lines (ins and outs).",
+    )
+    zones: list[ZoneConfig] = Field(
+        default_factory=list, title="Zones", description="Polygon zones (occupancy, entries, exits, dwell).",
+    )
+    min_box_width: float = Field(
+        0.0, ge=0.0, title="Minimum box width",
+        description="Detections narrower than this (units of the config) are ignored.",
+    )
+    min_box_height: float = Field(
+        0.0, ge=0.0, title="Minimum box height",
+        description="Detections shorter than this (units of the config) are ignored.",
+    )
+    roi: list[Point] | None = Field(
+        None, title="Region of interest",
+        description="Polygon; detections whose box centre lies outside it are ignored.",
+    )
+    masks: list[list[Point]] = Field(
+        default_factory=list, title="Masks",
+        description="Polygons; detections whose box centre lies inside any of them are ignored (mirrors, "
+        "posters, a screen showing people).",
+    )
+
+    @field_validator("roi")
+    @classmethod
+    def _valid_roi(cls, v: list[Point] | None) -> list[Point] | None:
+        if v is not None:
+            Polygon(v)
+        return v
+
+    @field_validator("masks")
+    @classmethod
+    def _valid_masks(cls, v: list[list[Point]]) -> list[list[Point]]:
+        for polygon in v:
+            Polygon(polygon)
+        return v
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> CountingConfig:
+        seen: set[str] = set()
+        for item in [*self.lines, *self.zones]:
+            if item.name in seen:
+                raise ValueError(f"name {item.name!r} is used twice (lines and zones share one namespace)")
+            seen.add(item.name)
+        return self
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One person crossing one line; `t` is when the anchor got past the band on the new side."""
+
+    line: str
+    track_id: int
+    direction: Direction
+    t: float
+
+
+@dataclass(frozen=True)
+class ZoneEvent:
+    """One person entering or leaving a zone; `dwell_s` is set on exits with a seen entry."""
+
+    zone: str
+    track_id: int
+    kind: Literal["entry", "exit"]
+    t: float
+    dwell_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ZoneInterval:
+    """A zone's counts since the previous interval close, and its occupancy at the close."""
+
+    entries: int
+    exits: int
+    occupancy: int
+    dwell_count: int
+    dwell_median_s: float | None
+    dwell_mean_s: float | None
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        """JSON shape shared by the replay output and the live pipeline."""
+        return {
+            "in": self.entries, "out": self.exits, "occupancy": self.occupancy, "dwell_count": self.dwell_count,
+            "dwell_median_s": self.dwell_median_s, "dwell_mean_s": self.dwell_mean_s,
+        }
+
+
+def _box_heights(tracks: Sequence[Track]) -> np.ndarray:
+    return np.array([tr.box[3] - tr.box[1] for tr in tracks], dtype=float)
+
+
+@dataclass(slots=True)
+class _LineTrack:
+    born_t: float
+    side: int = 0
+    sided: bool = False
+    last_t: float = 0.0
+    last_height: float = 0.0
+    donor: int | None = None
+    pending: list[Crossing] = field(default_factory=list)
+
+
+class LineCounter:
+    """Counts crossings of one (poly)line by confirmed tracks; see the module docstring for the rules."""
+
+    def __init__(
+        self, name: str, points: Sequence[Sequence[float]], in_sign: int, anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0, min_distance_box: float = 0.15, handover_distance: float = 2.5,
+        handover_time: float = 2.0,
+    ) -> None:
+        if in_sign not in (1, -1):
+            raise ValueError("in_sign must be +1 or -1")
+        self.name = name
+        self.line = Polyline(points)
+        self.in_sign = in_sign
+        self.anchor: Anchor = anchor
+        self.min_distance = min_distance
+        self.min_distance_box = min_distance_box
+        self.handover_distance = handover_distance
+        self.handover_time = handover_time
+        self.ins = 0
+        self.outs = 0
+        self._interval_ins = 0
+        self._interval_outs = 0
+        self._tracks: dict[int, _LineTrack] = {}
+        self._waiting: set[int] = set()  # tracks with crossings held back or a hand-over to settle
+
+    @classmethod
+    def from_points(
+        cls, name: str, points: Sequence[Sequence[float]], in_point: Sequence[float], anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0, min_distance_box: float = 0.15, handover_distance: float = 2.5,
+        handover_time: float = 2.0,
+    ) -> LineCounter:
+        """A line whose inside is the side `in_point` lies on (as with `replay --in-side`)."""
+        side = Polyline(points).side_of(in_point)
+        if side == 0:
+            raise ValueError("the inside point lies on the line")
+        return cls(name, points, side, anchor, min_distance, min_distance_box, handover_distance, handover_time)
+
+    def __len__(self) -> int:
+        """Per-track states held (bounded by the tracker's live tracks)."""
+        return len(self._tracks)
+
+    def _emit(self, crossing: Crossing, out: list[Crossing]) -> None:
+        if crossing.direction == "in":
+            self.ins += 1
+            self._interval_ins += 1
+        else:
+            self.outs += 1
+            self._interval_outs += 1
+        out.append(crossing)
+
+    def _find_donor(self, tid: int, side: int, anchor: Sequence[float], height: float, t: float,
+                    live: dict[int, Track]) -> int | None:
+        """A lost track last seen on the other side whose own motion puts it where the new track appeared.
+
+        The lost track's box is the tracker's prediction: it must have reached the new track's side (or the
+        band) and be near the new track. Someone waiting beside the line while a neighbour's track is lost
+        walking away from it therefore takes nothing over.
+        """
+        candidates = [
+            (other_id, st, tr) for other_id, st in self._tracks.items()
+            if other_id != tid and st.side == -side and t - st.last_t <= self.handover_time
+            and (tr := live.get(other_id)) is not None and not tr.observed and tr.confirmed
+        ]
+        if not candidates:
+            return None
+        boxes = np.array([tr.box for _, _, tr in candidates], dtype=float)
+        predicted = anchor_points(boxes, self.anchor)
+        dist, within = self.line.signed_distance(predicted)
+        reach = np.hypot(predicted[:, 0] - anchor[0], predicted[:, 1] - anchor[1])
+        best: int | None = None
+        best_d = float("inf")
+        for (other_id, st, _), d, inside_extent, r in zip(candidates, (dist * self.in_sign).tolist(),
+                                                          within.tolist(), reach.tolist(), strict=True):
+            band = max(self.min_distance, self.min_distance_box * st.last_height)
+            if inside_extent and d * side >= -band and r <= self.handover_distance * max(height, st.last_height):
+                if r < best_d:
+                    best, best_d = other_id, r
+        return best
+
+    def update(self, tracks: Sequence[Track], t: float) -> list[Crossing]:
+        """Feed the tracker's live tracks for one frame; returns the crossings counted in this call."""
+        live = {tr.id: tr for tr in tracks}
+        states = self._tracks
+        if len(states) > len(live) or any(tid not in live for tid in states):
+            for tid in [tid for tid in states if tid not in live]:
+                del states[tid]
+                self._waiting.discard(tid)
+        out: list[Crossing] = []
+        observed = [tr for tr in tracks if tr.time_since_update == 0]
+        if observed:
+            boxes = np.array([tr.box for tr in observed], dtype=float)
+            anchors = anchor_points(boxes, self.anchor)
+            dist, within = self.line.signed_distance(anchors)
+            dist *= self.in_sign
+            heights = boxes[:, 3] - boxes[:, 1]
+            bands = np.maximum(self.min_distance, self.min_distance_box * heights)
+            # 2: beyond the line's ends (no side), +1/-1: past the band on that side, 0: within the band
+            codes = np.where(within, np.where(dist > bands, 1, np.where(dist < -bands, -1, 0)), 2)
+            for tr, code, anchor, height in zip(observed, codes.tolist(), anchors.tolist(), heights.tolist(),
+                                                strict=True):
+                st = states.get(tr.id)
+                if st is None:
+                    st = states[tr.id] = _LineTrack(born_t=t)
+                if code == 2:
+                    st.side = 0
+                    st.donor = None
+                elif code != 0 and code != st.side:
+                    self._new_side(tr, st, code, anchor, height, t, live, out)
+                st.last_t = t
+                st.last_height = height
+        for tid in list(self._waiting):
+            st = states[tid]
+            if not live[tid].confirmed:
+                continue
+            self._waiting.discard(tid)
+            if st.donor is not None:
+                self._hand_over(tid, st, live, t, out)
+            for crossing in st.pending:
+                self._emit(crossing, out)
+            st.pending.clear()
+        return out
+
+    def _new_side(self, tr: Track, st: _LineTrack, side: int, anchor: Sequence[float], height: float, t: float,
+                  live: dict[int, Track], out: list[Crossing]) -> None:
+        """The anchor got past the band on `side`: a crossing if it had a side before, else maybe a hand-over."""
+        if st.side != 0:
+            crossing = Crossing(self.name, tr.id, "in" if side > 0 else "out", t)
+            if tr.confirmed and not st.pending:
+                self._emit(crossing, out)
+            else:
+                st.pending.append(crossing)
+                self._waiting.add(tr.id)
+        elif not st.sided and self.handover_distance > 0 and t - st.born_t <= self.handover_time:
+            st.donor = self._find_donor(tr.id, side, anchor, height, t, live)
+            if st.donor is not None:
+                self._waiting.add(tr.id)
+        st.side = side
+        st.sided = True
+
+    def _hand_over(self, tid: int, st: _LineTrack, live: dict[int, Track], t: float, out: list[Crossing]) -> None:
+        donor_id, st.donor = st.donor, None
+        donor = self._tracks.get(donor_id) if donor_id is not None else None
+        donor_track = live.get(donor_id) if donor_id is not None else None
+        if donor is None or donor_track is None or donor_track.observed:
+            return
+        if st.pending or st.side == 0 or donor.side != -st.side:
+            return
+        donor.side = 0
+        donor.sided = True
+        self._emit(Crossing(self.name, tid, "in" if st.side > 0 else "out", t), out)
+
+    def close_interval(self) -> dict[str, int]:
+        """Ins and outs since the previous close."""
+        counts = {"in": self._interval_ins, "out": self._interval_outs}
+        self._interval_ins = 0
+        self._interval_outs = 0
+        return counts
+
+
+@dataclass(slots=True)
+class _ZoneTrack:
+    inside: int = 0
+    entered_t: float | None = None
+    pending: list[ZoneEvent] = field(default_factory=list)
+
+
+class ZoneCounter:
+    """Occupancy, entries, exits and dwell times of one polygon zone."""
+
+    def __init__(self, name: str, points: Sequence[Sequence[float]], anchor: Anchor = "bottom-center",
+                 min_distance: float = 0.0, min_distance_box: float = 0.15) -> None:
+        self.name = name
+        self.polygon = Polygon(points)
+        self.anchor: Anchor = anchor
+        self.min_distance = min_distance
+        self.min_distance_box = min_distance_box
+        self.entries = 0
+        self.exits = 0
+        self.dwell_count = 0
+        self.dwell_total_s = 0.0
+        self._interval_entries = 0
+        self._interval_exits = 0
+        self._interval_dwell: list[float] = []
+        self._tracks: dict[int, _ZoneTrack] = {}
+        self._confirmed_ids: set[int] = set()
+
+    def __len__(self) -> int:
+        """Per-track states held (bounded by the tracker's live tracks)."""
+        return len(self._tracks)
+
+    @property
+    def occupancy(self) -> int:
+        """Confirmed tracks inside now (a lost track is taken as hidden, not gone, until it is evicted)."""
+        return sum(1 for tid, st in self._tracks.items() if st.inside == 1 and tid in self._confirmed_ids)
+
+    def _emit(self, event: ZoneEvent, out: list[ZoneEvent]) -> None:
+        if event.kind == "entry":
+            self.entries += 1
+            self._interval_entries += 1
+        else:
+            self.exits += 1
+            self._interval_exits += 1
+            if event.dwell_s is not None:
+                self.dwell_count += 1
+                self.dwell_total_s += event.dwell_s
+                self._interval_dwell.append(event.dwell_s)
+        out.append(event)
+
+    def update(self, tracks: Sequence[Track], t: float) -> list[ZoneEvent]:
+        """Feed the tracker's live tracks for one frame; returns the entries and exits counted in this call."""
+        live = {tr.id for tr in tracks}
+        for tid in [tid for tid in self._tracks if tid not in live]:
+            del self._tracks[tid]
+        self._confirmed_ids = {tr.id for tr in tracks if tr.confirmed}
+        out: list[ZoneEvent] = []
+        observed = [tr for tr in tracks if tr.observed]
+        if observed:
+            anchors = anchor_points(np.array([tr.box for tr in observed], dtype=float), self.anchor)
+            dist = self.polygon.signed_distance(anchors)
+            bands = np.maximum(self.min_distance, self.min_distance_box * _box_heights(observed))
+            for tr, d, band in zip(observed, dist.tolist(), bands.tolist(), strict=True):
+                st = self._tracks.get(tr.id)
+                if st is None:
+                    st = self._tracks[tr.id] = _ZoneTrack()
+                new = 1 if d > band else -1 if d < -band else 0
+                if new == 0 or new == st.inside:
+                    continue
+                event: ZoneEvent | None = None
+                if new == 1 and st.inside == -1:
+                    event = ZoneEvent(self.name, tr.id, "entry", t)
+                    st.entered_t = t
+                elif new == -1 and st.inside == 1:
+                    dwell = None if st.entered_t is None else t - st.entered_t
+                    event = ZoneEvent(self.name, tr.id, "exit", t, dwell)
+                    st.entered_t = None
+                st.inside = new
+                if event is not None:
+                    if tr.confirmed and not st.pending:
+                        self._emit(event, out)
+                    else:
+                        st.pending.append(event)
+        for tr in tracks:
+            st = self._tracks.get(tr.id)
+            if st is not None and st.pending and tr.confirmed:
+                for event in st.pending:
+                    self._emit(event, out)
+                st.pending.clear()
+        return out
+
+    def close_interval(self) -> ZoneInterval:
+        """Counts and dwell statistics since the previous close; occupancy as of now."""
+        dwell = self._interval_dwell
+        result = ZoneInterval(
+            entries=self._interval_entries, exits=self._interval_exits, occupancy=self.occupancy,
+            dwell_count=len(dwell), dwell_median_s=statistics.median(dwell) if dwell else None,
+            dwell_mean_s=statistics.fmean(dwell) if dwell else None,
+        )
+        self._interval_entries = 0
+        self._interval_exits = 0
+        self._interval_dwell = []
+        return result
+
+
+class DetectionFilter:
+    """Drops detections that cannot be people of interest before they reach the tracker."""
+
+    def __init__(self, min_width: float = 0.0, min_height: float = 0.0, roi: Sequence[Sequence[float]] | None = None,
+                 masks: Sequence[Sequence[Sequence[float]]] = ()) -> None:
+        self.min_width = min_width
+        self.min_height = min_height
+        self.roi = Polygon(roi) if roi is not None else None
+        self.masks = [Polygon(m) for m in masks]
+
+    def apply(self, boxes: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The detections that pass (xyxy pixel boxes and their scores)."""
+        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+        if len(boxes) == 0:
+            return boxes, scores
+        keep = ((boxes[:, 2] - boxes[:, 0]) >= self.min_width) & ((boxes[:, 3] - boxes[:, 1]) >= self.min_height)
+        if self.roi is not None or self.masks:
+            centres = anchor_points(boxes, "center")
+            if self.roi is not None:
+                keep &= self.roi.contains(centres)
+            for mask in self.masks:
+                keep &= ~mask.contains(centres)
+        return boxes[keep], scores[keep]
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What one frame produced: the live tracks and the counts they triggered."""
+
+    tracks: list[Track]
+    crossings: list[Crossing]
+    zone_events: list[ZoneEvent]
+
+
+class CountingPipeline:
+    """Detections in, counts out: the one code path shared by the live camera and `replay`."""
+
+    def __init__(self, config: CountingConfig, frame_size: tuple[int, int] | None = None) -> None:
+        if config.units == "normalized" and frame_size is None:
+            raise ValueError("normalized coordinates need the frame size (width, height)")
+        sx, sy = (float(frame_size[0]), float(frame_size[1])) if config.units == "normalized" and frame_size else (
+            1.0, 1.0)
+        sd = min(sx, sy)
+
+        def px(points: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
+            return [(float(x) * sx, float(y) * sy) for x, y in points]
+
+        self.config = config
+        self.tracker = Tracker(config.tracker)
+        self.filter = DetectionFilter(
+            config.min_box_width * sx, config.min_box_height * sy,
+            px(config.roi) if config.roi is not None else None, [px(m) for m in config.masks],
+        )
+        self.lines: dict[str, LineCounter] = {}
+        for lc in config.lines:
+            points = px(lc.points)
+            line = Polyline(points)
+            if lc.in_point is not None:
+                side = line.side_of(px([lc.in_point])[0])
+            else:
+                side = line.side_of_direction(_DIRECTIONS[lc.in_direction or "down"])
+            if side == 0:
+                raise ValueError(f"line {lc.name}: cannot tell its inside in this frame size")
+            self.lines[lc.name] = LineCounter(
+                lc.name, points, side, lc.anchor, lc.min_distance * sd, lc.min_distance_box,
+                lc.handover_distance, lc.handover_time,
+            )
+        self.zones: dict[str, ZoneCounter] = {
+            zc.name: ZoneCounter(zc.name, px(zc.points), zc.anchor, zc.min_distance * sd, zc.min_distance_box)
+            for zc in config.zones
+        }
+
+    def process(self, frame_index: int, boxes: np.ndarray, scores: np.ndarray, t: float) -> FrameResult:
+        """Run one frame's detections (xyxy pixels) through filter, tracker, lines and zones."""
+        boxes, scores = self.filter.apply(boxes, scores)
+        tracks = self.tracker.update(boxes, scores, frame_index)
+        crossings = [c for line in self.lines.values() for c in line.update(tracks, t)]
+        events = [e for zone in self.zones.values() for e in zone.update(tracks, t)]
+        return FrameResult(tracks, crossings, events)
+
+    def totals(self) -> dict[str, dict[str, dict[str, int | float | None]]]:
+        """Counts since start: ins and outs per line; entries, exits, occupancy and mean dwell per zone."""
+        return {
+            "lines": {name: {"in": line.ins, "out": line.outs} for name, line in self.lines.items()},
+            "zones": {
+                name: {
+                    "in": zone.entries, "out": zone.exits, "occupancy": zone.occupancy,
+                    "dwell_count": zone.dwell_count,
+                    "dwell_mean_s": zone.dwell_total_s / zone.dwell_count if zone.dwell_count else None,
+                }
+                for name, zone in self.zones.items()
+            },
+        }
+
+    def close_interval(self) -> dict[str, dict[str, dict[str, int | float | None]]]:
+        """Counts since the previous close (lines: in/out; zones: in/out, occupancy, dwell median and mean)."""
+        return {
+            "lines": {name: dict(line.close_interval()) for name, line in self.lines.items()},
+            "zones": {name: zone.close_interval().as_dict() for name, zone in self.zones.items()},
+        }

@@ -1,0 +1,335 @@
+"""`footfall-agent replay --detections`: pre-computed detections through the live tracker and counters.
+
+This is how counting is checked without a camera: the same `CountingPipeline` the camera uses is fed
+from a CSV (`frame,x1,y1,x2,y2,score`, pixel boxes, frames from 0, sorted by frame) and the ins and outs
+per line and zone are printed. Frames without rows are frames without detections; the tracker still
+steps through them, exactly as it would for a camera frame in which nobody was detected.
+
+Usage errors, an unreadable file and malformed rows exit with status 2 and name the offending line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from agent.counting import CountingConfig, CountingPipeline, LineConfig
+
+EXIT_USAGE = 2
+HEADER = ("frame", "x1", "y1", "x2", "y2", "score")
+LINE_NAME = "line"
+
+
+class ReplayError(Exception):
+    """A problem with the command line, the config or the detections file; the message is for the user."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the `replay` subcommand (shared by `footfall-agent replay` and `python -m agent.replay`)."""
+    parser.add_argument("--detections", type=Path, metavar="DETS.csv",
+                        help="CSV of detections with header frame,x1,y1,x2,y2,score (pixels, frames from 0, sorted)")
+    parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the detections (default 25)")
+    parser.add_argument("--config", "-c", type=Path, metavar="FILE",
+                        help="YAML file with a counting: section (or camera: counting:) defining lines and zones")
+    parser.add_argument("--line", metavar="X1,Y1,X2,Y2[,X3,Y3...]",
+                        help="a counting line in pixels instead of a config, named 'line' (more points: a polyline; "
+                        "write --line=... if the first number is negative)")
+    parser.add_argument("--in-side", metavar="X,Y", help="a point on the inside of --line: crossing towards it is 'in'")
+    parser.add_argument("--anchor", choices=["bottom-center", "center", "top-center"], default="bottom-center",
+                        help="box point that must cross --line (default bottom-center; center for overhead cameras)")
+    parser.add_argument("--min-distance", type=float, default=0.0, metavar="PX",
+                        help="hysteresis band of --line in pixels (default 0: only the box-relative band)")
+    parser.add_argument("--min-distance-box", type=float, default=0.15, metavar="FRACTION",
+                        help="hysteresis band of --line as a fraction of the box height (default 0.15)")
+    parser.add_argument("--frame-size", metavar="WxH", help="image size, needed for configs in normalized units")
+    parser.add_argument("--json", action="store_true",
+                        help='print only {"lines": {NAME: {"in": N, "out": M}}, "zones": {...}} on stdout')
+
+
+def _floats(text: str, count: int | None, option: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ReplayError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+    if (count is not None and len(values) != count) or not all(math.isfinite(v) for v in values):
+        raise ReplayError(f"{option}: expected {count or 'an even number of'} finite numbers, got {text!r}")
+    return values
+
+
+def _yaml_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the YAML node at a pydantic error location, or of its nearest existing parent."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and 0 <= key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_counting_config(path: Path) -> CountingConfig:
+    """The `counting:` mapping of a YAML file (top level or under `camera:`), validated, with line numbers."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ReplayError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ReplayError(f"{path}: invalid YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    prefix: list[str] = []
+    section: Any = None
+    if isinstance(data, dict) and isinstance(data.get("camera"), dict) and "counting" in data["camera"]:
+        prefix, section = ["camera", "counting"], data["camera"]["counting"]
+    elif isinstance(data, dict) and "counting" in data:
+        prefix, section = ["counting"], data["counting"]
+    if not prefix:
+        raise ReplayError(f"{path}: no counting: section (at the top level or under camera:)")
+    try:
+        return CountingConfig.model_validate(section if section is not None else {})
+    except ValidationError as e:
+        messages = []
+        for err in e.errors():
+            loc = [*prefix, *err["loc"]]
+            dotted = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc).lstrip(".")
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = f"unknown key {loc[-1]!r}"
+                dotted = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in loc[:-1]).lstrip(".")
+            line = _yaml_line(root, loc)
+            messages.append(f"{path}: {dotted}: {msg}" + (f" (line {line})" if line else ""))
+        raise ReplayError("\n".join(messages)) from None
+
+
+def _frame_size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise ReplayError(f"--frame-size: expected WxH such as 1280x720, got {text!r}") from None
+    if w <= 0 or h <= 0:
+        raise ReplayError(f"--frame-size: width and height must be positive, got {text!r}")
+    return w, h
+
+
+def build_config(args: argparse.Namespace) -> CountingConfig:
+    """The counting setup asked for on the command line: a --config file, or a single --line."""
+    if args.config is not None and args.line is not None:
+        raise ReplayError("give either --config or --line, not both")
+    if args.config is not None:
+        return load_counting_config(args.config)
+    if args.line is None:
+        raise ReplayError("give --config FILE or --line X1,Y1,X2,Y2 with --in-side X,Y")
+    if args.in_side is None:
+        raise ReplayError("--line needs --in-side X,Y (a point on the inside)")
+    coords = _floats(args.line, None, "--line")
+    if len(coords) < 4 or len(coords) % 2:
+        raise ReplayError(f"--line: expected X1,Y1,X2,Y2 (and more pairs for a polyline), got {args.line!r}")
+    points = list(zip(coords[0::2], coords[1::2], strict=True))
+    in_point = _floats(args.in_side, 2, "--in-side")
+    try:
+        line = LineConfig(
+            name=LINE_NAME, points=points, in_point=(in_point[0], in_point[1]), anchor=args.anchor,
+            min_distance=args.min_distance, min_distance_box=args.min_distance_box,
+        )
+    except ValidationError as e:
+        messages = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
+        raise ReplayError(f"--line: {messages}") from None
+    return CountingConfig(lines=[line])
+
+
+_CHUNK_LINES = 65536
+
+
+def _check_row(path: Path, lineno: int, parts: list[str], previous: float | None) -> float:
+    """Validate one row in full and return its frame; raises with the line number. The slow path, used to
+    name the first bad row once the fast whole-chunk check has found that there is one."""
+    text = ",".join(parts)
+    if len(parts) != len(HEADER):
+        raise ReplayError(f"{path}:{lineno}: expected {len(HEADER)} fields, got {len(parts)}")
+    try:
+        frame, x1, y1, x2, y2, score = map(float, parts)
+    except ValueError:
+        raise ReplayError(f"{path}:{lineno}: not a number in {text!r}") from None
+    if not math.isfinite(frame + x1 + y1 + x2 + y2 + score):  # one NaN or infinity makes the sum non-finite
+        raise ReplayError(f"{path}:{lineno}: non-finite value in {text!r}")
+    if not frame.is_integer():
+        raise ReplayError(f"{path}:{lineno}: frame {parts[0].strip()} is not a whole number")
+    if frame < 0:
+        raise ReplayError(f"{path}:{lineno}: frame {int(frame)} is negative (frames count from 0)")
+    if x2 < x1 or y2 < y1:
+        raise ReplayError(f"{path}:{lineno}: box has x2 < x1 or y2 < y1")
+    if not 0.0 <= score <= 1.0:
+        raise ReplayError(f"{path}:{lineno}: score {score} outside 0..1")
+    if previous is not None and frame < previous:
+        raise ReplayError(
+            f"{path}:{lineno}: frame {int(frame)} after frame {int(previous)} (rows must be sorted by frame)"
+        )
+    return frame
+
+
+def _parse_chunk(path: Path, first_lineno: int, raw: list[bytes], previous: float | None) -> np.ndarray:
+    """Rows of a chunk of lines as an (N,6) array, checked as a whole with numpy (a per-row Python check
+    of a long recording would take longer than tracking it); blank lines are skipped."""
+    try:
+        lines = b"".join(raw).decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        for i, line in enumerate(raw):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ReplayError(f"{path}:{first_lineno + i}: not UTF-8 text ({e.reason})") from None
+        raise
+    numbered = [(first_lineno + i, line.split(",")) for i, line in enumerate(lines) if line.strip()]
+    if not numbered:
+        return np.zeros((0, 6))
+    try:
+        rows = np.array([parts for _, parts in numbered], dtype=float)
+        ok = rows.ndim == 2 and rows.shape[1] == len(HEADER)
+    except ValueError:
+        ok = False
+    if ok:
+        frame, score = rows[:, 0], rows[:, 5]
+        order = np.diff(frame, prepend=frame[0] if previous is None else previous)
+        ok = bool(
+            np.isfinite(rows).all() and (frame >= 0).all() and (frame == np.floor(frame)).all()
+            and (rows[:, 3] >= rows[:, 1]).all() and (rows[:, 4] >= rows[:, 2]).all()
+            and (score >= 0).all() and (score <= 1).all() and (order >= 0).all()
+        )
+    if not ok:
+        for lineno, parts in numbered:
+            previous = _check_row(path, lineno, parts, previous)
+        raise AssertionError("a chunk failed the fast check but every row passed")
+    return rows
+
+
+def read_detections(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield (frame, boxes (N,4), scores (N,)) for each frame with rows, checking every row.
+
+    Reads in chunks, so memory stays flat however long the recording is.
+    """
+    try:
+        handle = path.open("rb")
+    except OSError as e:
+        raise ReplayError(f"{path}: cannot read: {e.strerror or e}") from None
+    with handle:
+        first = handle.readline().decode("utf-8", errors="replace").removeprefix("\ufeff")
+        if tuple(h.strip().lower() for h in first.split(",")) != HEADER:
+            got = first.rstrip("\r\n") if first else "an empty file"
+            raise ReplayError(f"{path}:1: expected the header {','.join(HEADER)}, got {got!r}")
+        lineno = 2
+        previous: float | None = None
+        carry = np.zeros((0, 6))
+        while raw := list(itertools.islice(handle, _CHUNK_LINES)):
+            rows = _parse_chunk(path, lineno, raw, previous)
+            lineno += len(raw)
+            if len(rows) == 0:
+                continue
+            previous = float(rows[-1, 0])
+            rows = np.concatenate([carry, rows]) if len(carry) else rows
+            starts = np.flatnonzero(np.diff(rows[:, 0])) + 1
+            groups = np.split(rows, starts)
+            carry = groups.pop()  # the last frame may go on in the next chunk
+            for group in groups:
+                yield int(group[0, 0]), group[:, 1:5], group[:, 5]
+        if len(carry):
+            yield int(carry[0, 0]), carry[:, 1:5], carry[:, 5]
+
+
+def replay(pipeline: CountingPipeline, path: Path, fps: float) -> dict[str, Any]:
+    """Run every frame from 0 to the last one in the file; returns the counts and some run statistics."""
+    empty_boxes = np.zeros((0, 4))
+    empty_scores = np.zeros(0)
+    next_frame = 0
+    detections = 0
+    for frame, boxes, scores in read_detections(path):
+        for gap in range(next_frame, frame):
+            pipeline.process(gap, empty_boxes, empty_scores, gap / fps)
+        pipeline.process(frame, boxes, scores, frame / fps)
+        detections += len(boxes)
+        next_frame = frame + 1
+    counts = pipeline.close_interval()
+    return {"counts": counts, "frames": next_frame, "detections": detections,
+            "tracks": pipeline.tracker.next_id - 1}
+
+
+def _fmt_seconds(v: float | int | None) -> str:
+    return "-" if v is None else f"{float(v):.1f} s"
+
+
+def _print_table(result: dict[str, Any], fps: float) -> None:
+    counts = result["counts"]
+    print(f"replay: {result['frames']} frames ({result['frames'] / fps:.1f} s at {fps:g} fps), "
+          f"{result['detections']} detections, {result['tracks']} tracks started")
+    if counts["lines"]:
+        width = max(4, *(len(n) for n in counts["lines"]))
+        print(f"{'line':<{width}}  {'in':>6}  {'out':>6}")
+        for name, c in counts["lines"].items():
+            print(f"{name:<{width}}  {c['in']:>6}  {c['out']:>6}")
+    if counts["zones"]:
+        width = max(4, *(len(n) for n in counts["zones"]))
+        print(f"{'zone':<{width}}  {'in':>6}  {'out':>6}  {'now':>5}  {'dwell median':>12}  {'dwell mean':>10}  "
+              f"{'n':>5}")
+        for name, z in counts["zones"].items():
+            print(f"{name:<{width}}  {z['in']:>6}  {z['out']:>6}  {z['occupancy']:>5}  "
+                  f"{_fmt_seconds(z['dwell_median_s']):>12}  {_fmt_seconds(z['dwell_mean_s']):>10}  "
+                  f"{z['dwell_count']:>5}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of the subcommand: 0 on success, 2 on a usage, config or input error."""
+    try:
+        if args.detections is None:
+            raise ReplayError("give --detections DETS.csv")
+        if not (math.isfinite(args.fps) and args.fps > 0):
+            raise ReplayError(f"--fps must be a positive number, got {args.fps}")
+        config = build_config(args)
+        try:
+            pipeline = CountingPipeline(config, _frame_size(args.frame_size))
+        except ValueError as e:
+            raise ReplayError(f"{e} (give --frame-size WxH)" if config.units == "normalized" else str(e)) from None
+        result = replay(pipeline, args.detections, args.fps)
+    except ReplayError as e:
+        print(f"replay: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(result["counts"]))
+    else:
+        _print_table(result, args.fps)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m agent.replay ...`, the same options as `footfall-agent replay`."""
+    parser = argparse.ArgumentParser(
+        prog="footfall-agent replay",
+        description="Run pre-computed detections through the tracker and counters; print ins and outs.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
