@@ -384,6 +384,15 @@ class AnomalyDetector:
         corr = _NOISE_CORR
         m_min = _M_MIN
         m_max = _M_MAX
+        nthr = -thr
+        ntz2 = -tz2
+        nkrun = -krun
+        log = math.log
+        log1p = math.log1p
+        log_2pi = _LOG_2PI
+        inv_2pi = _INV_2PI
+        log_p_learn_zero = _LOG_P_LEARN_ZERO
+        g_cache_max = _G_CACHE_MAX
         bad = -1
         for i in rows:
             t = times[i]
@@ -418,10 +427,11 @@ class AnomalyDetector:
                 sl = 1.0
                 learned = math.inf
             n = nobs[s]
-            gy = gcache.get(c)
-            if gy is None:
+            try:
+                gy = gcache[c]
+            except KeyError:
                 gy = asinh(sqrt(c * IK))
-                if len(gcache) < _G_CACHE_MAX:
+                if len(gcache) < g_cache_max:
                     gcache[c] = gy
             if n == 0:
                 gbs[s] = gy
@@ -459,7 +469,7 @@ class AnomalyDetector:
                 if mu > 0.0:
                     # log P(0) under a negative binomial with the model's mean and variance.
                     q = d - 1.0 + c2 * mu
-                    lp = -(mu * math.log1p(q) / q if q > 1e-9 else mu)
+                    lp = -(mu * log1p(q) / q if q > 1e-9 else mu)
                     zrun += lp
                     if zrun < logfp:
                         run = 0
@@ -471,12 +481,12 @@ class AnomalyDetector:
                         continue
                     # An implausible zero is not learned, whether or not more follow: if they do, it was
                     # the start of a stuck sensor, and faulty data must not shape the profile.
-                    learn = lp > _LOG_P_LEARN_ZERO
+                    learn = lp > log_p_learn_zero
             else:
                 zrun = 0.0
                 cvar = (d + c2 * mu) * mu
-                if cvar > _INV_2PI:
-                    flat -= 0.5 * (_LOG_2PI + math.log(cvar))
+                if cvar > inv_2pi:
+                    flat -= 0.5 * (log_2pi + log(cvar))
                     if flat < logfp:
                         run = 0
                         flagged = False
@@ -488,13 +498,16 @@ class AnomalyDetector:
 
             if learn:
                 m = mults[s]
+                cm = c2 * mu
+                v = d + cm
                 if n < warm:
                     gb += (gy - gb) / (n + 1)
                 else:
                     # The profile moves towards the observation clipped around the profile itself: a
                     # holiday, an event or a lockdown shifts it by a few per cent a week, a drift fully.
                     lim = clip * sd
-                    gb += alpha * (eb if -lim <= eb <= lim else (lim if eb > 0.0 else -lim))
+                    nlim = -lim
+                    gb += alpha * (eb if nlim <= eb <= lim else (lim if eb > 0.0 else nlim))
                     if gb < 0.0:
                         gb = 0.0
                     if x > 0.0:
@@ -504,10 +517,10 @@ class AnomalyDetector:
                         # is flagged it is news already: the level then catches up within a few intervals,
                         # so a lockdown or a closed entrance stops alarming soon after its start, while
                         # the profile keeps the normal to come back to.
-                        ec = e if -lim <= e <= lim else (lim if e > 0.0 else -lim)
+                        ec = e if nlim <= e <= lim else (lim if e > 0.0 else nlim)
                         lv += (
                             (conf if flagged else gamma)
-                            * (c2 * mu / (d + c2 * mu))
+                            * (cm / v)
                             * 2.0
                             * ec
                             * sqrt(1.0 + x * x)
@@ -519,7 +532,6 @@ class AnomalyDetector:
                 # squares (weights 1 / variance^2) on clipped squares, so that outliers barely count; m is
                 # the interval-of-week's own multiplier (Saturday nights vary more than Tuesday mornings),
                 # learned only from intervals near their expectation (holidays say nothing about noise).
-                v = d + c2 * mu
                 r = 4.0 * (mu + K) * e * e / v
                 if r < gate2 * m:
                     m += a_mult * ((r if r < cap * m else cap * m) * corr - m)
@@ -554,11 +566,11 @@ class AnomalyDetector:
                 continue
             if z >= tz2:
                 run = run + 1 if run > 0 else 1
-            elif z <= -tz2:
+            elif z <= ntz2:
                 run = run - 1 if run < 0 else -1
             else:
                 run = 0
-            flagged = z >= thr or z <= -thr or run >= krun or -run >= krun
+            flagged = z >= thr or z <= nthr or run >= krun or run <= nkrun
             out_e[i] = mu
             out_z[i] = z
             out_a[i] = flagged

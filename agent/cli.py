@@ -169,10 +169,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     rerun = sub.add_parser(
         "replay",
-        help="run recorded detections through the tracker and counters; print ins and outs per line and zone",
+        help="run recorded detections, or a clip through a camera sensor, through the tracker and counters; "
+        "print ins and outs",
     )
     replay.add_arguments(rerun)
     rerun.set_defaults(func=replay.run)
+
+    from agent import snapshot
+
+    snap = sub.add_parser(
+        "snapshot",
+        help="grab one camera frame and draw the lines (with in-arrows), zones and detections on it",
+    )
+    snapshot.add_arguments(snap)
+    snap.set_defaults(func=snapshot.run)
 
 
     watch = sub.add_parser("monitor", help="live view of one or many devices from the broker, refreshing in place")

@@ -37,6 +37,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from agent.anomaly import AnomalySettings
+from agent.counting import CountingConfig
+from agent.detectors import DetectorConfig, SsdliteDetectorConfig
 from agent.line_protocol import PRESETS, LineParser, compile_pattern
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -413,7 +416,122 @@ class SimulatedSensorConfig(BaseModel):
         return self
 
 
-SensorConfig = Annotated[LineSensorConfig | ModbusSensorConfig | SimulatedSensorConfig, Field(discriminator="type")]
+# The detector's default score threshold for cameras: as low as the tracker's low-score stage (its default
+# `low_score`), so partly hidden people still reach the tracker and continue their tracks.
+CAMERA_SCORE_THRESHOLD = 0.1
+
+
+def _camera_detector_defaults(value: Any) -> Any:
+    """A `detector:` mapping may leave out `type` (ssdlite) and `score_threshold` (the camera default)."""
+    if isinstance(value, dict):
+        value = {"type": "ssdlite", "score_threshold": CAMERA_SCORE_THRESHOLD, **value}
+    return value
+
+
+class CameraSensorConfig(BaseModel):
+    """A camera (USB/V4L2 device, RTSP/HTTP stream or video file) whose people are detected, tracked and
+    counted where they cross the configured line(s), on the device itself.
+
+    Frames never leave the device. The analysed frame rate, the inference time and the dropped frames are
+    reported with the sensor's health.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    type: Literal["camera"] = Field(
+        "camera", title="Sensor type", description="`camera`: people counted by a camera and a person detector."
+    )
+    id: SensorId
+    source: int | str = Field(
+        title="Video source",
+        description="A V4L2/USB device index (`0`) or node (`/dev/video0`), an `rtsp://` or `http(s)://` stream "
+        "URL, or the path of a video file.",
+    )
+    loop: bool = Field(
+        False,
+        title="Loop the file",
+        description="For a video file: start again at the end. Off: the file is played once (at its own frame "
+        "rate) and the sensor then counts as down.",
+    )
+    fps: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        title="Analysed frames per second",
+        description="Target rate at which the newest frame is analysed. Frames arriving in between are dropped "
+        "(and counted); analysis never falls more than one frame behind.",
+    )
+    width: int | None = Field(
+        None,
+        ge=16,
+        le=7680,
+        title="Frame width",
+        description="Requested capture width in pixels (set together with `height`); frames of another size are "
+        "scaled to it, so pixel coordinates of lines and zones stay valid. Unset: as the source delivers.",
+    )
+    height: int | None = Field(
+        None,
+        ge=16,
+        le=4320,
+        title="Frame height",
+        description="Requested capture height in pixels (set together with `width`).",
+    )
+    detector: DetectorConfig = Field(
+        default_factory=lambda: SsdliteDetectorConfig(type="ssdlite", score_threshold=CAMERA_SCORE_THRESHOLD),
+        title="Detector",
+        description="The person detector: a mapping with `type` (`ssdlite`, default, or `hog`), `model` (`int8`, "
+        "default, or `fp32`), `threads` (onnxruntime threads, default 1), `score_threshold` (default 0.1 here, "
+        "the tracker's low score) and `nms_iou`.",
+    )
+    counting: CountingConfig = Field(
+        title="Counting",
+        description="Lines (`lines`: name, points, in_point or in_direction, ...), zones, tracker settings, "
+        "masks and region of interest, as accepted by `footfall-agent replay --config`.",
+    )
+    count_line: str | None = Field(
+        None,
+        title="Counted line",
+        description="Name of the line whose crossings are this sensor's ins and outs. Unset: the crossings of "
+        "all lines are added up (one line per door is the usual set-up).",
+    )
+    stall_timeout: Duration = Field(
+        10,
+        gt=0,
+        title="Stall timeout",
+        description="A stream that delivers no frame for this long is taken as dropped and reopened.",
+    )
+    reconnect_min: Duration = Field(
+        1, gt=0, title="Reconnect delay (first)", description="Wait before the first reopen after the stream is lost."
+    )
+    reconnect_max: ReconnectMax = 30
+
+    _detector_defaults = field_validator("detector", mode="before")(_camera_detector_defaults)
+
+    @field_validator("source")
+    @classmethod
+    def _source_given(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("a device index must be 0 or more")
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("source must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CameraSensorConfig:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("set width and height together, or neither")
+        if not self.counting.lines:
+            raise ValueError("counting.lines: a camera sensor needs at least one counting line for its ins and outs")
+        names = [line.name for line in self.counting.lines]
+        if self.count_line is not None and self.count_line not in names:
+            raise ValueError(f"count_line {self.count_line!r} is not one of the lines: {', '.join(names)}")
+        _check_reconnect(self.reconnect_min, self.reconnect_max)
+        return self
+
+
+SensorConfig = Annotated[
+    LineSensorConfig | ModbusSensorConfig | SimulatedSensorConfig | CameraSensorConfig, Field(discriminator="type")
+]
 
 # -- agent-wide sections ------------------------------------------------------------------------------------
 
@@ -821,6 +939,11 @@ class AgentConfig(BaseModel):
     health: HealthConfig = Field(
         default_factory=HealthConfig, title="Health", description="Health report settings (see `health`)."
     )
+    anomaly: AnomalySettings = Field(
+        default_factory=AnomalySettings,
+        title="Anomaly detection",
+        description="Expected counts, z-scores, traffic anomalies and sensor faults (see `anomaly`).",
+    )
     sensors: list[SensorConfig] = Field(
         min_length=1,
         title="Sensors",
@@ -831,9 +954,9 @@ class AgentConfig(BaseModel):
         "info", title="Log level", description="Least severe log messages written: `debug`, `info`, `warning`, `error`."
     )
 
-    _sections_default = field_validator("intervals", "store", "mqtt", "homeassistant", "health", mode="before")(
-        _defaults_if_empty
-    )
+    _sections_default = field_validator(
+        "intervals", "store", "mqtt", "homeassistant", "health", "anomaly", mode="before"
+    )(_defaults_if_empty)
 
     @field_validator("timezone")
     @classmethod
@@ -1163,9 +1286,11 @@ def _interval_text(seconds: float) -> str:
     return f"{s} s"
 
 
-def _sensor_text(sensor: LineSensorConfig | ModbusSensorConfig | SimulatedSensorConfig) -> str:
+def _sensor_text(sensor: LineSensorConfig | ModbusSensorConfig | SimulatedSensorConfig | CameraSensorConfig) -> str:
     if isinstance(sensor, SimulatedSensorConfig):
         return f"{sensor.id} {sensor.type}"
+    if isinstance(sensor, CameraSensorConfig):
+        return f"{sensor.id} {sensor.type} {sensor.source}"
     return f"{sensor.id} {sensor.type} {sensor.port}"
 
 
@@ -1212,9 +1337,17 @@ _SECTIONS: list[tuple[str, str | None]] = [
     ("mqtt.tls", "TlsConfig"),
     ("homeassistant", "HomeAssistantConfig"),
     ("health", "HealthConfig"),
+    ("anomaly", "AnomalySettings"),
     ("sensors: type serial-lines", "LineSensorConfig"),
     ("sensors: type modbus", "ModbusSensorConfig"),
     ("sensors: type simulated", "SimulatedSensorConfig"),
+    ("sensors: type camera", "CameraSensorConfig"),
+    ("sensors: type camera, detector type ssdlite", "SsdliteDetectorConfig"),
+    ("sensors: type camera, detector type hog", "HogDetectorConfig"),
+    ("sensors: type camera, counting", "CountingConfig"),
+    ("sensors: type camera, counting.lines", "LineConfig"),
+    ("sensors: type camera, counting.zones", "ZoneConfig"),
+    ("sensors: type camera, counting.tracker", "TrackerConfig"),
 ]
 _SECTION_OF_DEF = {name: heading for heading, name in _SECTIONS if name is not None}
 
@@ -1239,6 +1372,10 @@ def _type_text(schema: dict[str, Any]) -> str:
     if "anyOf" in schema:
         options = [o for o in schema["anyOf"] if o.get("type") != "null"]
         return " or ".join(_type_text(o) for o in options)
+    if "oneOf" in schema:
+        return " or ".join(_type_text(o) for o in schema["oneOf"])
+    if "prefixItems" in schema:
+        return "[" + ", ".join(_type_text(i) for i in schema["prefixItems"]) + "]"
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         return f"mapping (`{_SECTION_OF_DEF.get(name, name)}`)"

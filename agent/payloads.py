@@ -6,18 +6,56 @@ with the code that produces or obeys them and are only registered here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent import __version__
 from agent.aggregation import ClosedInterval
+from agent.anomaly import AnomalyEvent, FaultKind, Score
 from agent.commands import CommandResponse, HealthCommand, ReloadCommand, RepublishCommand, ResetOccupancyCommand
 from agent.discovery import SensorState
 from agent.health import HealthPayload
 from agent.intervals import local_iso
 
 SCHEMA_VERSION = 1
+
+
+class MetricScore(BaseModel):
+    """The detector's verdict on one count of an interval, made from the intervals before it only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expected: float | None = Field(
+        title="Expected",
+        description="Count the detector expected for this interval (weekly profile times recent level); "
+        "null until this time of week has been seen once.",
+    )
+    z: float | None = Field(
+        title="z-score",
+        description="Noise units between the count and the nearer end of the expected range (positive: "
+        "busier than expected); null during warm-up and for an interval without data or with a fault.",
+    )
+    anomaly: bool = Field(
+        title="Anomaly",
+        description="Traffic anomaly: |z| at or above `anomaly.threshold`, or a sustained run (see "
+        "`anomaly.sustained_hours`). Never true when `fault` is set.",
+    )
+    fault: FaultKind | None = Field(
+        title="Fault",
+        description="Why the count looks like a broken sensor rather than real traffic: `no-data` (the "
+        "source delivered nothing), `stuck-zero`, `flat-line`; null when it looks fine. Faulty counts are "
+        "not learned.",
+    )
+
+
+class IntervalAnomaly(BaseModel):
+    """Scores of an interval's counts; one detector per sensor and count, each with its own weekly profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ins: MetricScore = Field(title="Ins", description="Verdict on `ins`.")
+    outs: MetricScore = Field(title="Outs", description="Verdict on `outs`.")
 
 
 class IntervalPayload(BaseModel):
@@ -69,9 +107,27 @@ class IntervalPayload(BaseModel):
         description="Cumulative-counter discontinuities (device reboot, implausible jump) handled in the interval.",
     )
     agent_version: str = Field(title="Agent version", description="Software version that closed the interval.")
+    anomaly: IntervalAnomaly | None = Field(
+        None,
+        title="Anomaly scores",
+        description="Expected count, z-score, anomaly and fault per count (see Anomaly detection); null "
+        "when detection is disabled or the interval could not be scored.",
+    )
 
 
-def interval_payload(closed: ClosedInterval, site: str, device: str, tz: Any) -> IntervalPayload:
+def metric_score(score: Score) -> MetricScore:
+    """Rounded for the wire: the payload is stored and replayed as bytes, the detector keeps full precision."""
+    return MetricScore(
+        expected=None if score.expected is None else round(score.expected, 2),
+        z=None if score.z is None else round(score.z, 2),
+        anomaly=score.anomaly,
+        fault=score.fault,  # type: ignore[arg-type]  # the detector only returns FaultKind values
+    )
+
+
+def interval_payload(
+    closed: ClosedInterval, site: str, device: str, tz: Any, anomaly: IntervalAnomaly | None = None
+) -> IntervalPayload:
     start = local_iso(closed.start, tz)
     duration = closed.end - closed.start
     return IntervalPayload(
@@ -94,11 +150,86 @@ def interval_payload(closed: ClosedInterval, site: str, device: str, tz: Any) ->
         disconnects=closed.disconnects,
         counter_resets=closed.counter_resets,
         agent_version=__version__,
+        anomaly=anomaly,
+    )
+
+
+class AnomalyEventPayload(BaseModel):
+    """An anomaly or sensor-fault episode starting or ending, on `<prefix>/sensors/<sensor>/anomaly`.
+
+    Sent durably (QoS 1, through the outbox) when an interval closes: `phase` `start` with the first
+    flagged interval, `end` once the episode has been quiet for a few intervals or turned into another
+    kind. Built once and stored, so a re-send carries the same bytes and `id`.
+    """
+
+    model_config = ConfigDict(extra="forbid", title="Anomaly event")
+
+    schema_version: int = Field(SCHEMA_VERSION, title="Schema version", description="Bumped on incompatible changes.")
+    id: str = Field(
+        title="Message id",
+        description="`<site>/<device>/<sensor>/<metric>/<kind>/<start>/<phase>`, with `kind` the fault "
+        "(`no-data`, ...) or `traffic`: stable across re-sends, so consumers drop duplicates by it.",
+    )
+    site: str = Field(title="Site", description="Site id from the config.")
+    device: str = Field(title="Device", description="Device id from the config.")
+    sensor: str = Field(title="Sensor", description="Sensor id from the config.")
+    metric: Literal["ins", "outs"] = Field(title="Metric", description="The count the episode is about.")
+    phase: Literal["start", "end"] = Field(
+        title="Phase", description="`start` when the episode opens, `end` when it is over."
+    )
+    kind: Literal["traffic", "fault"] = Field(
+        title="Kind",
+        description="`traffic`: people behaved unusually (alert the shop); `fault`: the sensor looks broken "
+        "(alert maintenance).",
+    )
+    fault: FaultKind | None = Field(
+        title="Fault", description="`no-data`, `stuck-zero` or `flat-line` for a fault; null for traffic."
+    )
+    start: str = Field(title="Start", description="Start of the episode's first interval, ISO-8601 local time.")
+    start_ts: float = Field(title="Start (epoch)", description="`start` as Unix seconds.")
+    end: str | None = Field(
+        title="End",
+        description="End of the episode's last flagged interval, ISO-8601 local time; null in a `start` event.",
+    )
+    end_ts: float | None = Field(title="End (epoch)", description="`end` as Unix seconds.")
+    peak_z: float | None = Field(
+        title="Peak z",
+        description="The z-score of largest magnitude in the episode so far (signed); null when none was "
+        "published (warm-up, no data).",
+    )
+    peak_count: float | None = Field(title="Peak count", description="The count at the peak; null without data.")
+    peak_expected: float | None = Field(title="Peak expected", description="The expected count at the peak.")
+    intervals: int = Field(ge=1, title="Intervals", description="Flagged intervals in the episode so far.")
+    agent_version: str = Field(title="Agent version", description="Software version that detected the episode.")
+
+
+def anomaly_event_payload(event: AnomalyEvent, site: str, device: str, tz: Any) -> AnomalyEventPayload:
+    start = local_iso(event.start, tz)
+    kind = event.fault if event.fault is not None else event.kind
+    return AnomalyEventPayload(
+        id=f"{site}/{device}/{event.sensor}/{event.metric}/{kind}/{start}/{event.phase}",
+        site=site,
+        device=device,
+        sensor=event.sensor,
+        metric=event.metric,  # type: ignore[arg-type]  # the runtime scores ins and outs only
+        phase=event.phase,
+        kind=event.kind,
+        fault=event.fault,  # type: ignore[arg-type]
+        start=start,
+        start_ts=event.start,
+        end=None if event.end is None else local_iso(event.end, tz),
+        end_ts=event.end,
+        peak_z=None if event.peak_z is None else round(event.peak_z, 2),
+        peak_count=event.peak_count,
+        peak_expected=None if event.peak_expected is None else round(event.peak_expected, 2),
+        intervals=event.intervals,
+        agent_version=__version__,
     )
 
 
 PAYLOAD_MODELS: dict[str, type[BaseModel]] = {
     "interval": IntervalPayload,
+    "anomaly": AnomalyEventPayload,
     "state": SensorState,
     "health": HealthPayload,
     "command_reload": ReloadCommand,

@@ -5,6 +5,11 @@ from a CSV (`frame,x1,y1,x2,y2,score`, pixel boxes, frames from 0, sorted by fra
 per line and zone are printed. Frames without rows are frames without detections; the tracker still
 steps through them, exactly as it would for a camera frame in which nobody was detected.
 
+`replay --config AGENT.yaml --video CLIP` runs a camera sensor's complete live path (detector, tracker,
+counters, through `CameraCounter`, sampling the clip at the sensor's `fps` as the live camera does) over a
+recorded clip as fast as the CPU allows, and prints the ins and outs per interval of clip time: how an
+installer checks a line before going live.
+
 Usage errors, an unreadable file and malformed rows exit with status 2 and name the offending line.
 """
 
@@ -17,13 +22,17 @@ import math
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 from pydantic import ValidationError
 
 from agent.counting import CountingConfig, CountingPipeline, LineConfig
+
+if TYPE_CHECKING:
+    from agent.camera_counter import CameraCounter
+    from agent.config import CameraSensorConfig
 
 EXIT_USAGE = 2
 HEADER = ("frame", "x1", "y1", "x2", "y2", "score")
@@ -38,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the `replay` subcommand (shared by `footfall-agent replay` and `python -m agent.replay`)."""
     parser.add_argument("--detections", type=Path, metavar="DETS.csv",
                         help="CSV of detections with header frame,x1,y1,x2,y2,score (pixels, frames from 0, sorted)")
+    parser.add_argument("--video", type=Path, metavar="CLIP",
+                        help="a recorded clip to run through a camera sensor of the agent config given with --config")
+    parser.add_argument("--sensor", metavar="ID", help="with --video: the camera sensor to use (if there are several)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the detections (default 25)")
     parser.add_argument("--config", "-c", type=Path, metavar="FILE",
                         help="YAML file with a counting: section (or camera: counting:) defining lines and zones")
@@ -298,11 +310,114 @@ def _print_table(result: dict[str, Any], fps: float) -> None:
                   f"{z['dwell_count']:>5}")
 
 
+def camera_sensor(config: Path | None, sensor: str | None) -> CameraSensorConfig:
+    """The camera sensor of an agent config file to replay a clip or take a snapshot with."""
+    from agent.config import CameraSensorConfig, ConfigError, load_config
+
+    if config is None:
+        raise ReplayError("give --config FILE (the agent config with the camera sensor)")
+    try:
+        cfg = load_config(config)
+    except ConfigError as e:
+        raise ReplayError(str(e)) from None
+    cameras = [s for s in cfg.sensors if isinstance(s, CameraSensorConfig)]
+    if sensor is not None:
+        cameras = [s for s in cameras if s.id == sensor]
+        if not cameras:
+            raise ReplayError(f"{config}: no camera sensor with id {sensor!r}")
+    if not cameras:
+        raise ReplayError(f"{config}: no sensor of type camera")
+    if len(cameras) > 1:
+        ids = ", ".join(c.id for c in cameras)
+        raise ReplayError(f"{config}: several camera sensors; choose one with --sensor ({ids})")
+    return cameras[0]
+
+
+def replay_video(sensor: CameraSensorConfig, clip: Path, interval_s: float,
+                 counter: CameraCounter | None = None) -> list[dict[str, Any]]:
+    """Every interval of clip time (from 0) with the sensor's ins and outs and each line's counts.
+
+    The clip's frames are sampled at the sensor's `fps`, as the live camera analyses them.
+    """
+    import cv2
+
+    from agent.camera_counter import CameraCounter
+
+    if not clip.is_file():
+        raise ReplayError(f"{clip}: no such video file")
+    capture = cv2.VideoCapture(str(clip))
+    if not capture.isOpened():
+        raise ReplayError(f"{clip}: cannot open the video")
+    counter = counter if counter is not None else CameraCounter(sensor)
+    clip_fps = capture.get(cv2.CAP_PROP_FPS) or sensor.fps
+    rows: list[dict[str, Any]] = []
+    bucket, ins, outs, index, due = 0, 0, 0, 0, 0.0
+
+    def close(end: float) -> None:
+        lines = counter.pipeline.close_interval()["lines"] if counter.pipeline is not None else {}
+        rows.append({"start": bucket * interval_s, "end": end, "ins": ins, "outs": outs, "lines": lines})
+
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            t = index / clip_fps
+            index += 1
+            if t + 1e-9 < due:
+                continue  # the live camera would have dropped this frame
+            due += 1.0 / sensor.fps
+            while t >= (bucket + 1) * interval_s:
+                close((bucket + 1) * interval_s)
+                bucket, ins, outs = bucket + 1, 0, 0
+            step = counter.step(frame, t)
+            ins, outs = ins + step.ins, outs + step.outs
+    finally:
+        capture.release()
+    if index == 0:
+        raise ReplayError(f"{clip}: no frame could be read")
+    close(min((bucket + 1) * interval_s, index / clip_fps))
+    return rows
+
+
+def _print_intervals(rows: list[dict[str, Any]]) -> None:
+    print(f"{'from':>8}  {'to':>8}  {'in':>6}  {'out':>6}  lines")
+    for row in rows:
+        lines = ", ".join(f"{name} {c['in']}/{c['out']}" for name, c in row["lines"].items())
+        print(f"{row['start']:>7.1f}s  {row['end']:>7.1f}s  {row['ins']:>6}  {row['outs']:>6}  {lines}")
+    print(f"{'total':>18}  {sum(r['ins'] for r in rows):>6}  {sum(r['outs'] for r in rows):>6}")
+
+
+def run_video(args: argparse.Namespace) -> int:
+    """`replay --config AGENT.yaml --video CLIP`: 0 on success, 2 on a usage, config or input error."""
+    from agent.config import ConfigError, load_config
+
+    try:
+        if args.detections is not None:
+            raise ReplayError("give either --video or --detections, not both")
+        sensor = camera_sensor(args.config, args.sensor)
+        try:
+            interval_s = load_config(args.config).intervals.length
+        except ConfigError as e:
+            raise ReplayError(str(e)) from None
+        rows = replay_video(sensor, args.video, interval_s)
+    except ReplayError as e:
+        print(f"replay: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        _print_intervals(rows)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of the subcommand: 0 on success, 2 on a usage, config or input error."""
+    if args.video is not None:
+        return run_video(args)
     try:
         if args.detections is None:
-            raise ReplayError("give --detections DETS.csv")
+            raise ReplayError("give --detections DETS.csv (or --video CLIP with an agent --config)")
         if not (math.isfinite(args.fps) and args.fps > 0):
             raise ReplayError(f"--fps must be a positive number, got {args.fps}")
         config = build_config(args)

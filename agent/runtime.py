@@ -25,6 +25,7 @@ from typing import Any
 
 from agent import __version__
 from agent.aggregation import ClosedInterval, SensorAggregator, day_start
+from agent.anomaly import OrderError
 from agent.commands import CommandFailed, dispatch
 from agent.config import AgentConfig, ConfigError, LineSensorConfig, ModbusSensorConfig, SensorConfig
 from agent.console import Console
@@ -50,10 +51,11 @@ from agent.health import (
     status_line,
 )
 from agent.intervals import local_iso
-from agent.payloads import interval_payload
+from agent.payloads import IntervalAnomaly, anomaly_event_payload, interval_payload, metric_score
 from agent.publisher import Publisher, Received
 from agent.reload import ReloadPlan, plan_reload
 from agent.sd_notify import Notifier, Watchdog
+from agent.sensor_anomaly import SensorAnomaly
 from agent.sources import build_source
 from agent.sources.base import Source
 from agent.store import Store
@@ -68,6 +70,9 @@ STATE_MIN_PERIOD_S = 5.0
 STATUS_MIN_PERIOD_S = 1.0
 """A flapping source renews the STATUS= line at most this often."""
 SOURCE_STOP_S = 1.0
+ANOMALY_STATE_KEY = "anomaly:{sensor}"
+"""Store key of a sensor's detector state: beside its aggregator state (':' is not allowed in a sensor id),
+so the frequent checkpoints of open-interval counts do not rewrite the larger detector state."""
 REPUBLISH_ROW_OVERHEAD = 64
 """Bytes an outbox row costs besides its topic and payload, for the disk budget check of a republish."""
 
@@ -81,6 +86,15 @@ class SourceHealth:
     reason: str = ""
     rejected: int = 0
     history: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _LatestScore:
+    """The detector's verdict on a sensor's latest closed interval, for its retained state."""
+
+    z: float | None
+    anomaly: bool
+    fault: str | None
 
 
 @dataclass
@@ -128,6 +142,16 @@ class Agent:
         self.aggregators: dict[str, SensorAggregator] = {
             s.id: self._new_aggregator(s, states.get(s.id), now) for s in cfg.sensors
         }
+        # Detector states as last committed, also of sensors scored by no detector now (detection turned
+        # off, sensor removed by a reload), so that they are kept and resume where they were.
+        self._anomaly_states: dict[str, dict] = {
+            key.split(":", 1)[1]: state for key, state in states.items() if key.startswith("anomaly:")
+        }
+        self.anomaly: dict[str, SensorAnomaly] = {}
+        self._restoring: dict[str, threading.Thread] = {}
+        for s in cfg.sensors:
+            self._add_anomaly(s.id)
+        self._latest_score: dict[str, _LatestScore] = {}
         self.sources: dict[str, Source] = {s.id: build_source(s, self, self.tz) for s in cfg.sensors}
         self.ha_device = AgentDevice(
             site=cfg.site,
@@ -157,6 +181,23 @@ class Agent:
         except ValueError as e:
             log.error("%s: saved state unusable (%s); starting this sensor afresh", s.id, e)
             return SensorAggregator(*args, counter_bits=counter_bits, max_step=max_step)
+
+    def _add_anomaly(self, sensor: str) -> None:
+        """Start scoring `sensor`, from its committed detector state if there is a usable one."""
+        if not self.cfg.anomaly.enabled:
+            return
+        args = (sensor, self.cfg.anomaly, int(self.cfg.intervals.length), self.tz)
+        try:
+            scorer = SensorAnomaly(*args, state=self._anomaly_states.get(sensor))
+        except ValueError as e:
+            log.error("%s: saved anomaly detector state unusable (%s); its warm-up starts afresh", sensor, e)
+            scorer = SensorAnomaly(*args)
+        self.anomaly[sensor] = scorer
+        # Expanding a saved detector takes a while for short intervals (a slot per second of the week): done
+        # meanwhile, so that it neither delays the start nor the first close. Only `_score` waits for it.
+        thread = threading.Thread(target=_prepare, args=(scorer,), name=f"anomaly-{sensor}", daemon=True)
+        self._restoring[sensor] = thread
+        thread.start()
 
     def _new_publisher(self, cfg: AgentConfig) -> Publisher:
         client_id = cfg.mqtt.client_id or f"footfall-{cfg.site}-{cfg.device}"
@@ -293,10 +334,24 @@ class Agent:
             states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
         closed.sort(key=lambda c: (c.start, c.sensor))
         records = []
+        events: list[tuple[str, bytes]] = []
         for c in closed:
-            payload = interval_payload(c, self.cfg.site, self.cfg.device, self.tz)
+            anomaly, messages = self._score(c)
+            events.extend(messages)
+            self._latest_score[c.sensor] = _latest_score(anomaly)
+            payload = interval_payload(c, self.cfg.site, self.cfg.device, self.tz, anomaly)
             records.append((c, self.topics.interval(c.sensor), payload.model_dump_json().encode()))
-        self.store.commit_close(records, states)
+        for sensor in dict.fromkeys(c.sensor for c in closed):
+            scorer = self.anomaly.get(sensor)
+            if scorer is None:
+                continue
+            try:
+                self._anomaly_states[sensor] = scorer.snapshot()
+            except Exception as exc:  # noqa: BLE001 - the intervals are committed with the last good detector state
+                self._unexpected(f"saving the anomaly detector of {sensor}", exc)
+                continue
+            states[ANOMALY_STATE_KEY.format(sensor=sensor)] = self._anomaly_states[sensor]
+        self.store.commit_close(records, states, events)
         if self.publisher is not None:
             self.publisher.wake()
         for c in closed:
@@ -314,6 +369,32 @@ class Agent:
             for c in closed:
                 self.console.interval_closed(c, self.tz, depth, connected)
         return closed
+
+    def _score(self, c: ClosedInterval) -> tuple[IntervalAnomaly | None, list[tuple[str, bytes]]]:
+        """The scores for `c`'s payload and its event messages; None and none when detection is off or failed
+        (a detector bug must never stop counting: the interval is committed without a score)."""
+        scorer = self.anomaly.get(c.sensor)
+        if scorer is None:
+            return None, []
+        restoring = self._restoring.pop(c.sensor, None)
+        if restoring is not None:
+            restoring.join()
+        try:
+            verdict = scorer.score(c)
+            ins, outs = (metric_score(verdict.scores[m]) for m in ("ins", "outs"))
+            messages = []
+            for event in verdict.events:
+                doc = anomaly_event_payload(event, self.cfg.site, self.cfg.device, self.tz)
+                messages.append((self.topics.anomaly(c.sensor), doc.model_dump_json().encode()))
+            return IntervalAnomaly(ins=ins, outs=outs), messages
+        except OrderError:
+            # The detector has seen later intervals than this one: the clock was set back past what it learned
+            # (a wrong clock at some time). It would refuse every interval until the clock caught up again.
+            log.warning("%s: the clock went back before what the anomaly detector has seen; it starts afresh", c.sensor)
+            self.anomaly[c.sensor] = SensorAnomaly(c.sensor, scorer.settings, scorer.interval_s, self.tz)
+        except Exception as exc:  # noqa: BLE001 - the interval is committed without a score
+            self._unexpected(f"scoring an interval of {c.sensor}", exc)
+        return None, []
 
     def checkpoint(self) -> None:
         """Persist open-interval state so that a power cut costs at most one checkpoint period of event counts."""
@@ -498,6 +579,7 @@ class Agent:
         counted = [(c.end, c.ins, c.outs) for c in unstored] + [(live["end"], live["ins"], live["outs"])]
         open_ins = sum(ins for end, ins, _ in counted if end > today.day_start)
         open_outs = sum(outs for end, _, outs in counted if end > today.day_start)
+        score = self._latest_score.get(sensor)
         return SensorState(
             site=self.cfg.site,
             device=self.cfg.device,
@@ -510,7 +592,9 @@ class Agent:
             ins_today=today.ins + open_ins,
             outs_today=today.outs + open_outs,
             last_interval=self._last_closed.get(sensor),
-            fault="source-down" if since and not up else None,
+            z=score.z if score is not None else None,
+            anomaly=score.anomaly if score is not None else False,
+            fault="source-down" if since and not up else (score.fault if score is not None else None),
         )
 
     def _publish_state(self, sensor: str, now: float) -> None:
@@ -546,7 +630,12 @@ class Agent:
                 today.ins += int(doc["ins"])
                 today.outs += int(doc["outs"])
         if stored and sensor not in self._last_closed:
-            self._last_closed[sensor] = _last_interval(json.loads(stored[-1].payload))
+            latest = json.loads(stored[-1].payload)
+            self._last_closed[sensor] = _last_interval(latest)
+            anomaly = latest.get("anomaly")
+            self._latest_score.setdefault(
+                sensor, _latest_score(IntervalAnomaly.model_validate(anomaly) if anomaly else None)
+            )
         self._today[sensor] = today
         return today
 
@@ -685,6 +774,10 @@ class Agent:
             self._today.pop(sid, None)
             self._last_closed.pop(sid, None)
             self._state_sent.pop(sid, None)
+            self._latest_score.pop(sid, None)
+            self.anomaly.pop(sid, None)
+        for sid in plan.added:
+            self._add_anomaly(sid)
         if plan.log_level:
             logging.getLogger().setLevel(new.log_level.upper())
         if plan.health:
@@ -720,6 +813,22 @@ def _reading(source: Source | None, name: str) -> float | None:
     """A measurement a source may expose (camera sources: `fps`, `latency_ms`); None when it has none."""
     value = getattr(source, name, None)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _prepare(scorer: SensorAnomaly) -> None:
+    """Restore a scorer's detectors ahead of its first interval; an unusable state leaves fresh ones."""
+    try:
+        scorer.detectors  # noqa: B018 - the property restores on first use
+    except Exception as e:  # noqa: BLE001 - the scorer carries on with fresh detectors
+        log.error("%s: saved anomaly detector state unusable (%s); its warm-up starts afresh", scorer.sensor, e)
+
+
+def _latest_score(anomaly: IntervalAnomaly | None) -> _LatestScore:
+    """A sensor's verdict in its state: z of ins (the count dashboards watch); anomaly or fault of either."""
+    if anomaly is None:
+        return _LatestScore(None, False, None)
+    ins, outs = anomaly.ins, anomaly.outs
+    return _LatestScore(ins.z, ins.anomaly or outs.anomaly, ins.fault or outs.fault)
 
 
 def _last_interval(doc: dict[str, Any]) -> LastInterval:

@@ -6,11 +6,12 @@ agent runs (`agent.anomaly.AnomalyDetector.score_into`, one detector per sensor)
 output for the same input. The result for a row depends only on the rows before it, so the output can
 be compared against what the agent would have published live.
 
-Speed matters (years of data for dozens of sensors), so the input is read in chunks and handled column
-by column: the rows of a chunk are split, their timestamps and counts converted through caches keyed
-by the text (interleaved sensors repeat timestamps, counts repeat anyway), each sensor's rows are
-scored in one call that writes the verdicts back at their input positions, and numbers are formatted
-by table look-up. Only the detector's loop runs per row in Python.
+Speed matters (years of data for dozens of sensors), so the input is read in blocks of whole lines and
+handled column by column: the rows of a block are split, their timestamps and counts converted through
+caches keyed by the text (interleaved sensors repeat timestamps, counts repeat anyway), each sensor's
+rows are scored in one call that writes the verdicts back at their input positions, numbers are
+formatted by table look-up, and the output cells are interleaved into one string per block. Only the
+detector's loop runs per row in Python.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import csv
 import datetime as dt
 import functools
 import io
-import itertools
 import math
 import operator
 import os
@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from agent.anomaly import WEEK_S, AnomalyDetector, AnomalySettings, OrderError
 
 EXIT_INPUT = 2
-_CHUNK_BYTES = 1 << 21
+_CHUNK_CHARS = 1 << 21
 _TS_CACHE_MAX = 200_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -125,6 +125,7 @@ class _Clock:
     def __init__(self, interval_s: int) -> None:
         self.interval_s = interval_s
         self._days: dict[str, int] = {}
+        self._tods: dict[str, int] = {}
         self.instants: dict[str, int] = {}
         self.slots: dict[str, int] = {}
 
@@ -135,12 +136,14 @@ class _Clock:
             if day is None:
                 day = (dt.date.fromisoformat(text[:10]).toordinal() - _EPOCH_ORDINAL) * 86400
                 self._days[text[:10]] = day
-            hh = int(text[11:13])
-            mm = int(text[14:16])
-            ss = int(text[17:19]) if n == 19 else 0
-            if not (0 <= hh < 24 and 0 <= mm < 60 and 0 <= ss < 60):
-                raise ValueError("time of day out of range")
-            tod = hh * 3600 + mm * 60 + ss
+            tod = self._tods.get(text[11:])
+            if tod is None:
+                hh = int(text[11:13])
+                mm = int(text[14:16])
+                ss = int(text[17:19]) if n == 19 else 0
+                if not (0 <= hh < 24 and 0 <= mm < 60 and 0 <= ss < 60):
+                    raise ValueError("time of day out of range")
+                tod = self._tods[text[11:]] = hh * 3600 + mm * 60 + ss
             wall = day + tod
             instant = wall
         else:
@@ -190,12 +193,25 @@ class _Sensor:
     last_line: int = 0
 
 
-_FLAG = {True: "true", False: "false"}
-_ROW = "%s,%s,%s,%.1f,%.2f,%s"
+# Output cells carry their leading comma (and the last one the newline), so a chunk's output is one
+# "".join over the columns interleaved by slice assignment, with no per-row join.
+_FLAG_LAST = {True: ",true\n", False: ",false\n"}
+_FLAG_MID = {True: ",true", False: ",false"}
 
 
 def _no_line(row: int) -> int:
     return row
+
+
+def _cycle(names: list[str]) -> int | None:
+    """Period k if `names` repeats its first k (distinct) names throughout, else None."""
+    try:
+        k = names.index(names[0], 1)
+    except ValueError:
+        return None
+    if len(set(names[:k])) != k or names[k:] != names[:-k]:
+        return None
+    return k
 
 
 class _Tables:
@@ -215,19 +231,20 @@ class _Tables:
     @property
     def tenths(self) -> list[str]:
         if self._tenths is None:
-            self._tenths = [f"{i // 10}.{i % 10}" for i in range(self._TENTHS_MAX)]
+            self._tenths = [f",{i // 10}.{i % 10}" for i in range(self._TENTHS_MAX)]
         return self._tenths
 
     @property
     def hundredths(self) -> list[str]:
         if self._hundredths is None:
             half = self._HUNDREDTHS_MAX
-            neg = [f"-{i // 100}.{i % 100:02d}" for i in range(half, 0, -1)]
-            self._hundredths = neg + [f"{i // 100}.{i % 100:02d}" for i in range(half)]
+            neg = [f",-{i // 100}.{i % 100:02d}" for i in range(half, 0, -1)]
+            self._hundredths = neg + [f",{i // 100}.{i % 100:02d}" for i in range(half)]
         return self._hundredths
 
     def format(self, values: list[float], scale: int, table: list[str], fallback: str) -> list[str]:
-        """Strings of `values` at 1/scale resolution (rounded half to even, like the fallback format)."""
+        """Strings of `values` at 1/scale resolution (rounded half to even, like the fallback format), each
+        with a leading comma."""
         offset = self._HUNDREDTHS_MAX if scale == 100 else 0
         idx = np.rint(np.asarray(values, dtype=np.float64) * scale).astype(np.int64) + offset
         out_of_range = (idx < 0) | (idx >= len(table))
@@ -280,35 +297,49 @@ class _Scorer:
         columns = "timestamp,sensor,count,expected,z,anomaly"
         out.write(columns + (",fault\n" if self.faults else "\n"))
         lineno = 2
+        carry = ""
         while True:
-            lines = source.readlines(_CHUNK_BYTES)
-            if not lines:
+            block = source.read(_CHUNK_CHARS)
+            text = carry + block if carry else block
+            if not block:
+                if text:
+                    self._chunk(text, lineno, out)
                 return
-            self._chunk(lines, lineno, out)
-            lineno += len(lines)
+            # Cut after the last complete line ("\n", or a lone "\r" that is not the last character, as it
+            # may be the first half of "\r\n"); the rest is carried into the next block.
+            cut = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
+            carry = text[cut:]
+            if cut:
+                lineno += self._chunk(text[:cut], lineno, out)
 
     # -- one chunk ------------------------------------------------------------------------------------------
 
-    def _chunk(self, lines: list[str], first: int, out: TextIO) -> None:
-        """Parse, check, score and write a chunk of lines (`first` = line number of lines[0]). On bad input
-        the rows before the bad line are still scored and written, then InputError is raised.
+    def _chunk(self, text: str, first: int, out: TextIO) -> int:
+        """Parse, check, score and write a chunk of whole lines (`first` = line number of its first line)
+        and return how many lines it had. On bad input the rows before the bad line are still scored and
+        written, then InputError is raised.
 
         The common case (no quotes, no blank lines, integer counts) is handled column-wise by C-level
         operations; anything else goes through a line-by-line path that names the offending line.
         """
         ncols = 3 if self.three else 2
         parsed = None
-        text = "".join(lines)
+        raw = text
         if "\r" in text:
+            # Lines end at "\n", "\r" or "\r\n", as when reading the file line by line.
+            nlines = len(io.StringIO(text, newline="").readlines())
             text = text.replace("\r", "")
-        if '"' not in text and text.count(",") == (ncols - 1) * len(lines):
+        else:
+            nlines = text.count("\n") + (not text.endswith("\n"))
+        if '"' not in text and text.count(",") == (ncols - 1) * nlines:
             fields = (text[:-1] if text.endswith("\n") else text).replace("\n", ",").split(",")
-            if len(fields) == ncols * len(lines):
+            if len(fields) == ncols * nlines:
                 stamps = fields[0::ncols]
                 names = fields[1::ncols] if self.three else None
                 ctexts = fields[ncols - 1 :: ncols]
                 parsed = self._parse_columns(stamps, ctexts)
         if parsed is None:
+            lines = io.StringIO(raw, newline="").readlines()
             stamps, names, ctexts, linenos, error = self._split_lines(lines, first)
             if error is not None:
                 self._partial(lines, first, error, out)
@@ -322,7 +353,7 @@ class _Scorer:
         times, slots, counts = parsed
         n = len(stamps)
         if n == 0:
-            return
+            return nlines
 
         # Rows of each sensor (in input order), as index lists into the chunk's columns.
         groups: list[tuple[str, Sequence[int]]]
@@ -330,14 +361,19 @@ class _Scorer:
             groups = [(self.default_sensor, range(n))]
         elif names.count(names[0]) == n:
             groups = [(names[0], range(n))]
+        elif (k := _cycle(names)) is not None:
+            # The usual layout: every timestamp lists the same sensors in the same order.
+            groups = [(names[j], range(j, n, k)) for j in range(k)]
         else:
             ids = self.name_ids
             for name in set(names).difference(ids):
                 ids[name] = len(ids)
-            id_list = list(map(ids.__getitem__, names))
             by_id = {v: k for k, v in ids.items()}
-            order = np.argsort(np.array(id_list, dtype=np.int64), kind="stable")
-            sorted_ids = np.array(id_list, dtype=np.int64)[order]
+            # Small integer ids let numpy's stable sort use a radix sort.
+            kind = np.uint8 if len(ids) <= 0xFF else (np.uint16 if len(ids) <= 0xFFFF else np.int64)
+            id_arr = np.fromiter(map(ids.__getitem__, names), dtype=kind, count=n)
+            order = np.argsort(id_arr, kind="stable")
+            sorted_ids = id_arr[order]
             cuts = [0, *(np.flatnonzero(np.diff(sorted_ids)) + 1).tolist(), n]
             rows = order.tolist()
             groups = [(by_id[int(sorted_ids[a])], rows[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
@@ -373,12 +409,6 @@ class _Scorer:
             counts = counts[:stop]
             if names is not None:
                 del names[stop:]
-        if names is None:
-            quoted: Any = itertools.repeat(_quote(self.default_sensor))
-        elif self.plain_names:
-            quoted = names
-        else:
-            quoted = [_quote(x) for x in names]
         blank: list[int] = []
         if None in out_z:
             # Warm-up and missing data: format as if 0, then blank those cells (cheaper than a slow path).
@@ -388,22 +418,34 @@ class _Scorer:
                 out_z[i] = 0.0
                 if out_e[i] is None:
                     out_e[i] = 0.0
-        exp_s = _TABLES.format(out_e, 10, _TABLES.tenths, "%.1f")
-        z_s = _TABLES.format(out_z, 100, _TABLES.hundredths, "%.2f")
-        flag_s = list(map(_FLAG.__getitem__, out_a))
+        rows_out = len(stamps)
+        exp_s = _TABLES.format(out_e, 10, _TABLES.tenths, ",%.1f")
+        z_s = _TABLES.format(out_z, 100, _TABLES.hundredths, ",%.2f")
+        flag_s = list(map((_FLAG_MID if self.faults else _FLAG_LAST).__getitem__, out_a))
+        empty_flag = "," if self.faults else ",\n"
         for i, keep in zip(blank, keep_expected, strict=True) if blank else ():
-            z_s[i] = flag_s[i] = ""
+            z_s[i] = ","
+            flag_s[i] = empty_flag
             if not keep:
-                exp_s[i] = ""
-        cols: list[Any] = [stamps, quoted, ctexts, exp_s, z_s, flag_s]
+                exp_s[i] = ","
+        cols: list[list[str]]
+        if names is None:
+            cols = [stamps, ["," + _quote(self.default_sensor) + ","] * rows_out, ctexts]
+        else:
+            quoted = names if self.plain_names else [_quote(x) for x in names]
+            cols = [stamps, [","] * rows_out, quoted, [","] * rows_out, ctexts]
+        cols += [exp_s, z_s, flag_s]
         if self.faults:
-            cols.append(["" if f is None else f for f in out_f])
-        formatted = list(map(",".join, zip(*cols, strict=False)))
-        if formatted:
-            formatted.append("")
-            out.write("\n".join(formatted))
+            cols.append([",\n" if f is None else "," + f + "\n" for f in out_f])
+        if rows_out:
+            width = len(cols)
+            parts: list[str] = [""] * (width * rows_out)
+            for k, col in enumerate(cols):
+                parts[k::width] = col
+            out.write("".join(parts))
         if stop < n:
             raise InputError(line_of(stop), message)
+        return nlines
 
     def _parse_columns(
         self, stamps: list[str], ctexts: list[str], line_of: Callable[[int], int] | None = None
@@ -416,38 +458,45 @@ class _Scorer:
         if len(cache_t) > _TS_CACHE_MAX:
             cache_t.clear()
             cache_s.clear()
-        for stamp in set(stamps).difference(cache_t):
-            try:
-                cache_t[stamp], cache_s[stamp] = clock.parse(stamp)
-            except ValueError as e:
-                if line_of is None:
-                    return None
-                if isinstance(e, _OffGrid):
-                    msg = f"timestamp {stamp!r} is not on the {self.interval_s} s interval grid (see --interval)"
-                else:
-                    msg = f"cannot read timestamp {stamp!r}: {e}"
-                return InputError(line_of(stamps.index(stamp)), msg)
-        times = list(map(cache_t.__getitem__, stamps))
+        # Look-ups first: a miss (new timestamps, in nearly every chunk) costs one failed pass at most.
+        try:
+            times = list(map(cache_t.__getitem__, stamps))
+        except KeyError:
+            for stamp in set(stamps).difference(cache_t):
+                try:
+                    cache_t[stamp], cache_s[stamp] = clock.parse(stamp)
+                except ValueError as e:
+                    if line_of is None:
+                        return None
+                    if isinstance(e, _OffGrid):
+                        msg = f"timestamp {stamp!r} is not on the {self.interval_s} s interval grid (see --interval)"
+                    else:
+                        msg = f"cannot read timestamp {stamp!r}: {e}"
+                    return InputError(line_of(stamps.index(stamp)), msg)
+            times = list(map(cache_t.__getitem__, stamps))
         slots = list(map(cache_s.__getitem__, stamps))
         # Counts repeat a lot too: each distinct text is converted once.
         cache_c = self.count_cache
         if len(cache_c) > _TS_CACHE_MAX:
             cache_c.clear()
-        for ctext in set(ctexts).difference(cache_c):
-            try:
-                cache_c[ctext] = _parse_count(ctext)
-            except ValueError as e:
-                if line_of is None:
-                    return None
-                return InputError(line_of(ctexts.index(ctext)), str(e))
-        counts: list[float | None] = list(map(cache_c.__getitem__, ctexts))
+        try:
+            counts: list[float | None] = list(map(cache_c.__getitem__, ctexts))
+        except KeyError:
+            for ctext in set(ctexts).difference(cache_c):
+                try:
+                    cache_c[ctext] = _parse_count(ctext)
+                except ValueError as e:
+                    if line_of is None:
+                        return None
+                    return InputError(line_of(ctexts.index(ctext)), str(e))
+            counts = list(map(cache_c.__getitem__, ctexts))
         return times, slots, counts
 
     def _partial(self, lines: list[str], first: int, error: InputError, out: TextIO) -> None:
         """Score the lines before the bad one, then raise."""
         keep = error.line - first
         if keep > 0:
-            self._chunk(lines[:keep], first, out)
+            self._chunk("".join(lines[:keep]), first, out)
         raise error
 
     def _split_lines(

@@ -176,11 +176,18 @@ class Store:
         with self._lock:
             return self._db().execute(sql, params).fetchall()
 
-    def commit_close(self, records: list[tuple[ClosedInterval, str, bytes]], states: dict[str, dict]) -> None:
+    def commit_close(
+        self,
+        records: list[tuple[ClosedInterval, str, bytes]],
+        states: dict[str, dict],
+        messages: Iterable[tuple[str, bytes]] = (),
+    ) -> None:
         """Store closed intervals, their outbox messages and the sensor states atomically.
 
         An interval already stored (same sensor and start) is skipped together with its message, so replaying a
-        close after a restart never publishes twice.
+        close after a restart never publishes twice. `messages` (topic, payload) are other durable QoS 1 messages
+        the close produced (anomaly events): queued in the same transaction, after the intervals, so they are
+        sent exactly when the state that produced them is kept.
         """
         now = time.time()
         encoded = _encode_states(states)
@@ -199,6 +206,10 @@ class Store:
                     " VALUES (?, ?, 1, 0, ?, ?, ?)",
                     (topic, payload, now, interval.sensor, interval.start),
                 )
+            conn.executemany(
+                "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, 1, 0, ?)",
+                [(topic, bytes(payload), now) for topic, payload in messages],
+            )
             _upsert_states(conn, encoded, now)
 
     @staticmethod

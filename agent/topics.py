@@ -24,6 +24,10 @@ class Topics:
         """One QoS 1 message per closed interval of `sensor`."""
         return f"{self.prefix}/sensors/{sensor}/interval"
 
+    def anomaly(self, sensor: str) -> str:
+        """QoS 1 events (not retained) when an anomaly or sensor-fault episode of `sensor` starts or ends."""
+        return f"{self.prefix}/sensors/{sensor}/anomaly"
+
     def state(self, sensor: str) -> str:
         """Retained live snapshot of `sensor` (occupancy, today's totals, last interval) for dashboards."""
         return f"{self.prefix}/sensors/{sensor}/state"

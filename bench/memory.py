@@ -1,7 +1,7 @@
 """Resident memory of `footfall-agent run` with 4 serial sensors over a long run.
 
 Four socat pseudo-terminals each carry a steady stream of event lines (default 20 lines/s each) into a
-real agent process with 1-second intervals, a real store and a real broker on loopback. RSS is sampled
+real agent process with 1-minute intervals (`--interval`), a real store and a real broker on loopback. RSS is sampled
 from /proc every 10 s; the benchmark prints the samples' median, the peak, and the growth between the
 first and the last minute (a leak shows as steady growth).
 
@@ -40,6 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--rate", type=float, default=20, help="lines per second per sensor")
+    ap.add_argument("--interval", default="1m", help="interval length of the agent under test (default 1m)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -52,7 +53,9 @@ def main() -> None:
             f"  - id: door-{i}\n    type: serial-lines\n    port: {p.device}\n    preset: event\n"
             for i, p in enumerate(ptys)
         )
-        agent = AgentProcess(agent_config(work, broker=broker, sensors=sensors), work / "agent.log")
+        agent = AgentProcess(
+            agent_config(work, broker=broker, sensors=sensors, interval=args.interval), work / "agent.log"
+        )
         fds = [p.open_peer() for p in ptys]
         stop = threading.Event()
 

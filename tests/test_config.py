@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from agent.anomaly import AnomalySettings
 from agent.config import (
     AgentConfig,
+    CameraSensorConfig,
     ConfigError,
     HealthConfig,
     HomeAssistantConfig,
@@ -30,7 +32,10 @@ from agent.config import (
     reference_markdown,
     summary,
 )
+from agent.counting import CountingConfig, LineConfig, ZoneConfig
+from agent.detectors import HogDetectorConfig, SsdliteDetectorConfig
 from agent.line_protocol import Increment, Totals
+from agent.tracking import TrackerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS: list[type[BaseModel]] = [
@@ -94,7 +99,7 @@ BAD: list[tuple[str, str, list[str]]] = [
         "site: s\nsensorz: []\nsensors:\n" + SIM,
         [
             "c.yaml: sensorz: unknown key 'sensorz' (line 2); allowed: site, device, timezone, intervals, store, "
-            "mqtt, homeassistant, health, sensors, log_level; did you mean 'sensors'?"
+            "mqtt, homeassistant, health, anomaly, sensors, log_level; did you mean 'sensors'?"
         ],
     ),
     (
@@ -192,7 +197,7 @@ BAD: list[tuple[str, str, list[str]]] = [
         "site: s\nsensors:\n  - id: a\n    type: serial\n",
         [
             "c.yaml: sensors[0].type: unknown sensor type 'serial'; expected one of 'serial-lines', 'modbus', "
-            "'simulated' (line 4)"
+            "'simulated', 'camera' (line 4)"
         ],
     ),
     (
@@ -372,6 +377,17 @@ def test_homeassistant_and_health_sections() -> None:
     assert (cfg.homeassistant.enabled, cfg.homeassistant.discovery_prefix, cfg.health.period) == (False, "ha/x", 300)
     empty = parse_config("site: s\nhomeassistant:\nhealth:\nsensors:\n" + SIM, "c.yaml")
     assert empty.homeassistant == HomeAssistantConfig() and empty.health == HealthConfig()
+
+
+def test_anomaly_section() -> None:
+    assert parse_config("site: s\nsensors:\n" + SIM, "c.yaml").anomaly == AnomalySettings()
+    assert AnomalySettings().enabled
+    cfg = parse_config("site: s\nanomaly:\n  threshold: 5\n  warmup_weeks: 2\nsensors:\n" + SIM, "c.yaml")
+    assert (cfg.anomaly.threshold, cfg.anomaly.warmup_weeks, cfg.anomaly.enabled) == (5.0, 2, True)
+    assert parse_config("site: s\nanomaly:\nsensors:\n" + SIM, "c.yaml").anomaly == AnomalySettings()
+    with pytest.raises(ConfigError) as info:
+        parse_config("site: s\nanomaly:\n  treshold: 5\nsensors:\n" + SIM, "c.yaml")
+    assert "anomaly.treshold: unknown key 'treshold' (line 3)" in str(info.value)
 
 
 def test_mqtt_shorthands() -> None:
@@ -576,9 +592,17 @@ SECTION_OF_MODEL = {
     TlsConfig: "mqtt.tls",
     HomeAssistantConfig: "homeassistant",
     HealthConfig: "health",
+    AnomalySettings: "anomaly",
     LineSensorConfig: "sensors: type serial-lines",
     ModbusSensorConfig: "sensors: type modbus",
     SimulatedSensorConfig: "sensors: type simulated",
+    CameraSensorConfig: "sensors: type camera",
+    SsdliteDetectorConfig: "sensors: type camera, detector type ssdlite",
+    HogDetectorConfig: "sensors: type camera, detector type hog",
+    CountingConfig: "sensors: type camera, counting",
+    LineConfig: "sensors: type camera, counting.lines",
+    ZoneConfig: "sensors: type camera, counting.zones",
+    TrackerConfig: "sensors: type camera, counting.tracker",
 }
 
 
@@ -620,3 +644,58 @@ def test_models_can_be_built_in_code() -> None:
     assert cfg.sensors[1].type == "modbus"
     with pytest.raises(ValidationError):
         AgentConfig(site="s", device="d", sensors=[sensor, sensor])
+
+
+CAMERA = (
+    "site: s\nsensors:\n  - id: cam\n    type: camera\n    source: {source}\n{extra}"
+    "    counting:\n      lines:\n        - {{name: door, points: [[0, 200], [640, 200]], in_direction: down}}\n"
+    "        - {{name: side, points: [[320, 0], [320, 100]], in_direction: left}}\n"
+)
+
+
+def test_camera_defaults_suit_the_tracker() -> None:
+    cam = parse_config(CAMERA.format(source="/dev/video0", extra=""), "c.yaml").sensors[0]
+    assert isinstance(cam, CameraSensorConfig)
+    assert isinstance(cam.detector, SsdliteDetectorConfig)
+    assert (cam.detector.model, cam.detector.threads, cam.loop, cam.count_line) == ("int8", 1, False, None)
+    assert cam.detector.score_threshold <= cam.counting.tracker.low_score
+    custom = parse_config(CAMERA.format(source="0", extra="    detector: {threads: 2}\n"), "c.yaml").sensors[0]
+    assert isinstance(custom, CameraSensorConfig) and custom.source == 0
+    assert isinstance(custom.detector, SsdliteDetectorConfig) and custom.detector.threads == 2
+    assert custom.detector.score_threshold == cam.detector.score_threshold
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    count_line: back\n", "count_line 'back' is not one of the lines: door, side"),
+        ("    width: 640\n", "set width and height together"),
+        ("    fps: 0\n", "greater than 0"),
+        ("    detector: {type: yolo}\n", "yolo"),
+        ("    lens: wide\n", "unknown key 'lens'"),
+    ],
+)
+def test_camera_config_errors(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(CAMERA.format(source="rtsp://cam/stream", extra=extra), "c.yaml")
+    assert message in str(info.value)
+
+
+def test_camera_needs_a_line() -> None:
+    text = "site: s\nsensors:\n  - id: cam\n    type: camera\n    source: 0\n    counting: {}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "c.yaml")
+    assert "at least one counting line" in str(info.value)
+
+
+def test_loading_a_camera_config_loads_neither_opencv_nor_onnxruntime() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from agent.config import parse_config; "
+        f"parse_config({CAMERA.format(source='0', extra='')!r}, 'c.yaml'); "
+        "print('cv2' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -7,7 +7,17 @@ import pytest
 from pydantic import ValidationError
 
 from agent.aggregation import ClosedInterval
-from agent.payloads import IntervalPayload, interval_payload, payload_schemas
+from agent.anomaly import AnomalyEvent, Score
+from agent.payloads import (
+    PAYLOAD_MODELS,
+    AnomalyEventPayload,
+    IntervalAnomaly,
+    IntervalPayload,
+    anomaly_event_payload,
+    interval_payload,
+    metric_score,
+    payload_schemas,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -59,3 +69,66 @@ def test_every_payload_field_is_documented_in_the_schema() -> None:
     for name, schema in payload_schemas().items():
         for field, spec in schema["properties"].items():
             assert spec.get("title") and spec.get("description"), f"{name}.{field} lacks title or description"
+
+
+def scores() -> IntervalAnomaly:
+    return IntervalAnomaly(
+        ins=metric_score(Score(expected=41.23456, z=-5.05555, anomaly=True, fault=None)),
+        outs=metric_score(Score(expected=None, z=None, anomaly=False, fault="no-data")),
+    )
+
+
+def test_interval_payload_carries_rounded_scores_per_count() -> None:
+    p = interval_payload(closed(), "s1", "pi", BERLIN, scores())
+    doc = json.loads(p.model_dump_json())
+    assert doc["anomaly"] == {
+        "ins": {"expected": 41.23, "z": -5.06, "anomaly": True, "fault": None},
+        "outs": {"expected": None, "z": None, "anomaly": False, "fault": "no-data"},
+    }
+    assert IntervalPayload.model_validate(doc) == p
+    assert json.loads(interval_payload(closed(), "s1", "pi", BERLIN).model_dump_json())["anomaly"] is None
+
+
+def test_a_stored_payload_without_scores_is_still_valid() -> None:
+    doc = json.loads(interval_payload(closed(), "s1", "pi", BERLIN).model_dump_json())
+    del doc["anomaly"]
+    assert IntervalPayload.model_validate(doc).anomaly is None
+
+
+def test_an_unknown_fault_is_rejected() -> None:
+    doc = json.loads(interval_payload(closed(), "s1", "pi", BERLIN, scores()).model_dump_json())
+    doc["anomaly"]["ins"]["fault"] = "on-fire"
+    with pytest.raises(ValidationError):
+        IntervalPayload.model_validate(doc)
+
+
+def event(phase: str = "start", fault: str | None = "stuck-zero") -> AnomalyEvent:
+    return AnomalyEvent(
+        sensor="door",
+        metric="ins",
+        phase=phase,  # type: ignore[arg-type]
+        kind="fault" if fault else "traffic",
+        fault=fault,
+        start=1774746000.0,
+        end=1774747800.0 if phase == "end" else None,
+        peak_z=-3.14159 if fault is None else None,
+        peak_count=0.0,
+        peak_expected=57.777,
+        intervals=2,
+    )
+
+
+def test_anomaly_event_has_a_stable_id_per_episode_and_phase() -> None:
+    start = anomaly_event_payload(event(), "s1", "pi", BERLIN)
+    assert start.id == "s1/pi/door/ins/stuck-zero/2026-03-29T03:00:00+02:00/start"
+    assert (start.end, start.end_ts, start.peak_expected) == (None, None, 57.78)
+    end = anomaly_event_payload(event("end", None), "s1", "pi", BERLIN)
+    assert end.id == "s1/pi/door/ins/traffic/2026-03-29T03:00:00+02:00/end"
+    assert (end.end, end.peak_z, end.kind) == ("2026-03-29T03:30:00+02:00", -3.14, "traffic")
+    assert anomaly_event_payload(event(), "s1", "pi", BERLIN).model_dump_json() == start.model_dump_json()
+    assert AnomalyEventPayload.model_validate_json(end.model_dump_json()) == end
+
+
+def test_the_anomaly_event_is_listed_with_the_schemas() -> None:
+    assert PAYLOAD_MODELS["anomaly"] is AnomalyEventPayload
+    assert "anomaly" in payload_schemas()

@@ -10,7 +10,7 @@ from agent.commands import CommandResponse, RepublishCommand, parse_command
 from agent.config import reference_markdown
 from agent.discovery import AgentDevice, SensorState, config_topic
 from agent.health import HealthPayload
-from agent.payloads import IntervalPayload
+from agent.payloads import AnomalyEventPayload, IntervalPayload
 from agent.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,13 @@ def example(name: str) -> bytes:
 def test_example_payload_is_valid_and_consistent() -> None:
     payload = IntervalPayload.model_validate(json.loads(example("interval")))
     assert payload.id == f"{payload.site}/{payload.device}/{payload.sensor}/{payload.start}"
+    assert payload.anomaly is not None
+
+
+def test_example_anomaly_event_is_valid_and_consistent() -> None:
+    event = AnomalyEventPayload.model_validate_json(example("anomaly"))
+    kind = event.fault or event.kind
+    assert event.id == f"{event.site}/{event.device}/{event.sensor}/{event.metric}/{kind}/{event.start}/{event.phase}"
 
 
 def test_state_health_and_command_examples_are_valid() -> None:
@@ -59,6 +66,7 @@ def test_topic_tree_matches_the_code() -> None:
     assert f"`{topics.status}`" in README
     assert f"`{topics.interval('<sensor>')}`" in README
     assert f"`{topics.state('<sensor>')}`" in README
+    assert f"`{topics.anomaly('<sensor>')}`" in README
     assert f"`{topics.health}`" in README
     assert f"`{topics.command}`" in README
     assert f"`{topics.command_response}`" in README

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from agent import replay
+from agent.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 BOTTLENECK = REPO / ".." / "shared" / "data" / "trajectories" / "040_c_56_h-.txt"
@@ -294,3 +295,36 @@ def test_real_bottleneck_recording_noisy_detections(tmp_path: Path, capsys: pyte
     counts = json.loads(out)["lines"]["line"]
     assert abs(counts["in"] - 75) <= 0.01 * 75
     assert counts["out"] == 0
+
+
+def test_video_replay_prints_the_counts_per_interval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.clips import LINE, write_walk
+
+    clip = tmp_path / "walk.avi"
+    frames = write_walk(clip)
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        f"site: t\nintervals: {{length: 1s}}\nmqtt: {{enabled: false}}\nstore: {{path: {tmp_path}}}\nsensors:\n"
+        "  - id: cam\n    type: camera\n    source: /dev/video0\n    fps: 20\n    counting:\n      lines:\n"
+        f"        - {{name: door, points: {LINE}, in_direction: right}}\n"
+    )
+    assert main(["replay", "--config", str(config), "--video", str(clip), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["start"] for r in rows] == [float(i) for i in range(len(rows))]
+    assert len(rows) == -(-frames // 20)  # every second of the clip, the last one partial
+    assert sum(r["ins"] for r in rows) == 1 and sum(r["outs"] for r in rows) == 1
+    ins_at = next(r["start"] for r in rows if r["ins"])
+    outs_at = next(r["start"] for r in rows if r["outs"])
+    assert ins_at < outs_at and rows[-1]["end"] == pytest.approx(frames / 20)
+    assert all(r["lines"]["door"] == {"in": r["ins"], "out": r["outs"]} for r in rows)
+    assert main(["replay", "--config", str(config), "--video", str(clip)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["total", "1", "1"]
+
+
+def test_video_replay_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "agent.yaml"
+    config.write_text("site: t\nsensors:\n  - {id: door, type: simulated}\n")
+    assert main(["replay", "--config", str(config), "--video", str(tmp_path / "clip.avi")]) == 2
+    assert "no sensor of type camera" in capsys.readouterr().err
+    assert main(["replay", "--video", str(tmp_path / "clip.avi")]) == 2
+    assert "give --config" in capsys.readouterr().err

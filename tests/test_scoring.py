@@ -109,6 +109,27 @@ def test_blocks_and_interleaving_give_the_same_per_sensor_results(sc) -> None:  
     assert len({r["expected"] for r in rows[-3:]}) == 3  # each sensor has its own model
 
 
+def test_irregular_interleaving_gives_the_same_per_sensor_results(sc) -> None:  # type: ignore[no-untyped-def]
+    blocks = table(3, interleaved=False)
+    inter = table(3, interleaved=True)
+    gone = inter.pop(1501)  # one sensor skips one hour: the rows no longer repeat one cycle of sensors
+    inter[3:6] = [inter[4], inter[3], inter[5]]  # and one hour lists its sensors in another order
+    _, mixed, _ = sc(to_csv(inter))
+    _, block, _ = sc(to_csv([r for r in blocks if r != gone]))
+    by_sensor = lambda out: {  # noqa: E731
+        (r["sensor"], r["timestamp"]): (r["expected"], r["z"], r["anomaly"]) for r in parse(out)
+    }
+    assert by_sensor(mixed) == by_sensor(block)
+    assert [r["sensor"] for r in parse(mixed)[3:6]] == ["door-1", "door-0", "door-2"]
+
+
+def test_sensor_cycle() -> None:
+    assert scoring._cycle(["a", "b", "c", "a", "b", "c", "a"]) == 3
+    assert scoring._cycle(["a", "b", "a", "b"]) == 2
+    assert scoring._cycle(["a", "b", "c", "a", "c", "b"]) is None
+    assert scoring._cycle(["a", "b", "b", "a", "b", "b"]) is None
+    assert scoring._cycle(["a", "b", "c"]) is None
+
 def test_empty_count_is_echoed_without_expected_or_z(sc) -> None:  # type: ignore[no-untyped-def]
     rows = table(1, hours=4 * 168)
     gap = 3 * 168 + 12
@@ -132,6 +153,48 @@ def test_timestamp_formats_agree(sc, fmt: str) -> None:  # type: ignore[no-untyp
     strip = lambda out: [(r["expected"], r["z"], r["anomaly"]) for r in parse(out)]  # noqa: E731
     assert strip(iso) == strip(plain)
 
+
+
+def reference_clock(text: str, interval_s: int) -> tuple[int, int]:
+    """(instant, slot) of a timestamp the slow way, through datetime: the slot from the wall clock as
+    written, the instant from the offset when there is one."""
+    stamp = dt.datetime.fromisoformat(text)
+    wall = int(stamp.replace(tzinfo=dt.UTC).timestamp())
+    instant = wall if stamp.tzinfo is None else int(stamp.timestamp())
+    return instant, ((wall + 3 * 86400) % (7 * 86400)) // interval_s
+
+
+def test_clock_fast_path_agrees_with_datetime() -> None:
+    stamps = [
+        "2024-01-01 00:00",
+        "2024-01-01T13:15",
+        "2024-02-29 23:45",
+        "2024-02-29T23:45:00",
+        "2031-12-31 23:45:00",
+        "1999-03-01T07:30",
+        # Pacific/Auckland: 02:00-02:59 on 2021-04-04 happened twice (+13:00, then +12:00); same wall
+        # clock, so the same slot, but two instants an hour apart.
+        "2021-04-04T02:00:00+13:00",
+        "2021-04-04T02:00:00+12:00",
+        "2021-09-26T03:00:00+13:00",
+        "2024-06-01T09:15:00-04:00",
+        "2024-06-01T09:15:00Z",
+        "2024-06-01 09:15:00+05:45",
+    ]
+    for interval in (900, 3600):
+        clock = scoring._Clock(interval)
+        for text in stamps * 2:  # the second round comes from the caches
+            if int(text[14:16]) * 60 % interval:
+                with pytest.raises(ValueError):
+                    clock.parse(text)
+                continue
+            assert clock.parse(text) == reference_clock(text, interval), text
+    clock = scoring._Clock(3600)
+    clock.parse("2024-01-01 12:00")
+    for bad in ("2024-01-01 24:00", "2024-01-01 12:60", "2024-01-01 1a:00", "2024-01-01T12:00:60", "2024-13-01 12:00"):
+        with pytest.raises(ValueError):
+            clock.parse(bad)
+    assert clock.parse("2024-01-02 12:00") == reference_clock("2024-01-02 12:00", 3600)
 
 def test_quotes_crlf_blank_lines_and_decimal_counts(sc) -> None:  # type: ignore[no-untyped-def]
     rows = [(stamp(h), '"Queen St, north"', f"{h % 7}.0") for h in range(50)]
@@ -217,7 +280,7 @@ def test_chunking_does_not_change_the_output(sc, monkeypatch: pytest.MonkeyPatch
     rows[1000] = (rows[1000][0], rows[1000][1], "")
     text = to_csv(rows)
     _, whole, _ = sc(text, "--faults")
-    monkeypatch.setattr(scoring, "_CHUNK_BYTES", 700)
+    monkeypatch.setattr(scoring, "_CHUNK_CHARS", 700)
     _, chunked, _ = sc(text, "--faults")
     assert chunked == whole
     bad = rows[:1500] + [rows[1497]] + rows[1500:]  # sensor door-0 again at its previous timestamp
@@ -225,6 +288,27 @@ def test_chunking_does_not_change_the_output(sc, monkeypatch: pytest.MonkeyPatch
     assert status == 2 and "line 1502: duplicate" in err and "line 1499" in err
     assert out.splitlines() == whole.splitlines()[:1501]
 
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("chunk", [5, 64, 700])
+def test_line_endings_and_block_cuts_do_not_change_the_output(  # type: ignore[no-untyped-def]
+    sc, monkeypatch: pytest.MonkeyPatch, ending: str, chunk: int
+) -> None:
+    rows = table(2, hours=4 * 168)
+    _, whole, _ = sc(to_csv(rows), "--faults")
+    text = to_csv(rows).replace("\n", ending)
+    monkeypatch.setattr(scoring, "_CHUNK_CHARS", chunk)
+    status, out, err = sc(text, "--faults")
+    assert status == 0, err
+    assert out == whole
+    status, out, err = sc(text.rstrip(ending), "--faults")  # no line break after the last row
+    assert status == 0, err
+    assert out == whole
+    bad = rows[:900] + [(rows[900][0], rows[900][1], "-1")] + rows[901:]
+    status, out, err = sc(to_csv(bad).replace("\n", ending), "--faults")
+    assert status == 2 and "line 902: count '-1' is negative" in err
+    assert out.splitlines() == whole.splitlines()[:901]
 
 def test_detector_options_change_the_verdict(sc) -> None:  # type: ignore[no-untyped-def]
     text = to_csv(table(1))

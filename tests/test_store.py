@@ -177,6 +177,22 @@ def test_commit_close_is_all_or_nothing(tmp_path: Path) -> None:
     store.close()
 
 
+def test_commit_close_queues_other_messages_after_the_intervals_in_the_same_transaction(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    events = [("footfall/s/d/sensors/door/anomaly", b'{"phase":"start"}')]
+    interval, topic, _ = record("door", 900.0)
+    with pytest.raises(sqlite3.Error):
+        store.commit_close([(interval, topic, object())], {"door": {"n": 2}}, events)  # type: ignore[list-item]
+    assert store.outbox_stats() == (0, None), "an event of a close that failed must not be queued"
+    store.commit_close([record("door", 0.0)], {"door": {"n": 2}}, events)
+    rows = store.outbox_after(0, 100)
+    assert [r.topic for r in rows] == ["footfall/s/d/sensors/door/interval", events[0][0]]
+    assert (rows[1].payload, rows[1].qos, rows[1].retain) == (events[0][1], 1, False)
+    store.ack([rows[1].seq])
+    assert [i.pending for i in store.intervals()] == [True], "acknowledging an event must not mark an interval sent"
+    store.close()
+
+
 def test_states_round_trip(tmp_path: Path) -> None:
     store = open_store(tmp_path)
     assert store.load_states() == {}

@@ -6,6 +6,7 @@ def test_topic_tree_under_the_configured_prefix() -> None:
     assert t.status == "footfall/store-042/door-1/status"
     assert t.interval("main") == "footfall/store-042/door-1/sensors/main/interval"
     assert t.state("main") == "footfall/store-042/door-1/sensors/main/state"
+    assert t.anomaly("main") == "footfall/store-042/door-1/sensors/main/anomaly"
     assert t.health == "footfall/store-042/door-1/health"
     assert t.command == "footfall/store-042/door-1/command"
     assert t.command_response == "footfall/store-042/door-1/command/response"

@@ -6,11 +6,12 @@ from datetime import tzinfo
 
 from agent.config import SensorConfig
 from agent.sources.base import CountSink, Source
+from agent.sources.camera import CameraSource
 from agent.sources.modbus import ModbusSource
 from agent.sources.serial_lines import LineSource
 from agent.sources.simulated import SimulatedSource
 
-__all__ = ["CountSink", "LineSource", "ModbusSource", "SimulatedSource", "Source", "build_source"]
+__all__ = ["CameraSource", "CountSink", "LineSource", "ModbusSource", "SimulatedSource", "Source", "build_source"]
 
 
 def build_source(cfg: SensorConfig, sink: CountSink, tz: tzinfo) -> Source:
@@ -21,4 +22,6 @@ def build_source(cfg: SensorConfig, sink: CountSink, tz: tzinfo) -> Source:
         return ModbusSource(cfg, sink)
     if cfg.type == "simulated":
         return SimulatedSource(cfg, sink, tz)
+    if cfg.type == "camera":
+        return CameraSource(cfg, sink)
     raise ValueError(f"unknown sensor type {cfg.type!r}")

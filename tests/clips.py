@@ -1,0 +1,40 @@
+"""Real video clips for the camera tests, made on the fly: a photographed person walking through the frame.
+
+The person is the astronaut from scikit-image's photographs (cropped to her, without the helmet), which
+the shipped detector finds reliably; the clip is written with OpenCV's own encoder (MJPG in AVI), so
+decoding it exercises the same capture path as a recorded camera clip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data as photos
+
+WIDTH, HEIGHT = 640, 400
+PERSON_W, PERSON_H = 207, 298
+FLOOR = 20  # pixels of floor below the feet, so the feet stay inside the frame (and on the line)
+LINE = "[[320, 0], [320, 400]]"
+
+
+def person() -> np.ndarray:
+    """The astronaut from scikit-image's photographs, cropped to her (no helmet) and scaled down."""
+    bgr = cv2.cvtColor(photos.astronaut(), cv2.COLOR_RGB2BGR)[15:512, 20:365]
+    return cv2.resize(bgr, (PERSON_W, PERSON_H), interpolation=cv2.INTER_AREA)
+
+
+def write_walk(path: Path, fps: int = 20, step: int = 16) -> int:
+    """An MJPG clip of one person walking left to right across the frame and back, pausing at both ends."""
+    figure = person()
+    right = WIDTH - PERSON_W
+    xs = [0] * 10 + list(range(0, right, step)) + [right] * 10 + list(range(right, -1, -step)) + [0] * 10
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
+    assert writer.isOpened()
+    for x in xs:
+        frame = np.full((HEIGHT, WIDTH, 3), 120, np.uint8)
+        frame[HEIGHT - FLOOR - PERSON_H:HEIGHT - FLOOR, x:x + PERSON_W] = figure
+        writer.write(frame)
+    writer.release()
+    return len(xs)
