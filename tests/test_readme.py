@@ -76,3 +76,12 @@ def test_topic_tree_matches_the_code() -> None:
     assert config_topic(device, "sensor", "main", "ins_today") == row.replace("<component>", "sensor").replace(
         "<site>", "store-042"
     ).replace("<device>", "door-1").replace("<object>", "main_ins_today")
+
+
+def test_yaml_examples_in_the_readme_are_valid_configs() -> None:
+    from agent.config import parse_config
+
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "sensors:" in b]
+    assert blocks, "the README shows no config example"
+    for block in blocks:
+        parse_config("site: readme\ndevice: example\n" + block, "README.md")
