@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +44,17 @@ def pty_pair(tmp_path: Path) -> Iterator[PtyPair]:
         yield p
     finally:
         p.unplug()
+
+
+@pytest.fixture
+def notify_socket() -> Iterator[socket.socket]:
+    """A datagram socket standing in for systemd's `$NOTIFY_SOCKET`."""
+    where = Path(tempfile.mkdtemp(prefix="sdn-"))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(where / "notify"))
+    sock.settimeout(0.05)
+    try:
+        yield sock
+    finally:
+        sock.close()
+        shutil.rmtree(where, ignore_errors=True)

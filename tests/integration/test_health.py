@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from agent import __version__
 from agent.health import HealthPayload, read_temperatures, read_throttled
@@ -21,19 +16,6 @@ from tests.integration.mosquitto import retained_messages
 
 PREFIX = "footfall/test/d1"
 EVERY_SECOND = "health:\n  period: 1s\n"
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[socket.socket]:
-    where = Path(tempfile.mkdtemp(prefix="sdn-"))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(where / "notify"))
-    sock.settimeout(0.05)
-    try:
-        yield sock
-    finally:
-        sock.close()
-        shutil.rmtree(where, ignore_errors=True)
 
 
 def statuses(sock: socket.socket, seconds: float) -> list[str]:

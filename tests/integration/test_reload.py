@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config, read_intervals
 
 PREFIX = "footfall/test/d1"
-
-
-@pytest.fixture
-def notify_socket() -> Iterator[socket.socket]:
-    """A datagram socket standing in for systemd's `$NOTIFY_SOCKET`."""
-    where = Path(tempfile.mkdtemp(prefix="sdn-"))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(where / "notify"))
-    sock.settimeout(0.05)
-    try:
-        yield sock
-    finally:
-        sock.close()
-        shutil.rmtree(where, ignore_errors=True)
 
 
 def drain(sock: socket.socket) -> list[str]:
