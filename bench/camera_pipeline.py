@@ -1,0 +1,193 @@
+"""Camera sensor cost on this machine: pipeline efficiency (goal >= 0.9) and agent memory (goal < 250 MB).
+
+A real MJPG clip of a photographed person walking across the frame (the clip generator of the camera
+tests) is written to a temporary directory. Then, with one inference thread (SSDLite int8):
+
+- model only: `detector.detect(frame)` over the clip's frames, already decoded and in memory;
+- pipeline: the path live cameras and `replay --video` take, OpenCV decoding the file plus
+  `CameraCounter.step` (detector, tracker, lines) per frame, run through `replay_video` as fast as the
+  CPU allows, with the sensor's fps equal to the clip's so every frame is analysed as in the model-only pass.
+
+Passes are interleaved so that load from other processes hits both alike; the median pass fps of each
+is printed, and their ratio is the pipeline efficiency (what decoding, tracking and counting leave of the
+model's speed).
+
+Then `footfall-agent run` is started as a real process with one camera sensor looping the clip at 10 fps
+(1-minute intervals, store in the temporary directory, MQTT off); VmRSS is sampled from /proc every
+second for `--seconds` and its median and peak are printed. The agent is stopped with SIGTERM.
+
+    python bench/camera_pipeline.py [--passes 7] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+
+from agent.camera_counter import CameraCounter  # noqa: E402
+from agent.config import CameraSensorConfig  # noqa: E402
+from agent.detectors import Detector, SsdliteDetectorConfig, build_detector  # noqa: E402
+from agent.replay import replay_video  # noqa: E402
+from tests.clips import LINE, write_walk  # noqa: E402
+
+CLIP_FPS = 20
+AGENT_FPS = 10
+WARMUP = 5
+EFFICIENCY_GOAL = 0.9
+RSS_GOAL_MB = 250.0
+LINES = [{"name": "door", "points": [[320, 0], [320, 400]], "in_direction": "right"}]
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    """Every frame of the clip, decoded by OpenCV."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def detector_config() -> SsdliteDetectorConfig:
+    """The camera's default detector (int8, one thread), with the camera's low score threshold."""
+    default = CameraSensorConfig(id="cam", source="clip.avi", counting={"lines": LINES}).detector
+    return SsdliteDetectorConfig.model_validate({**default.model_dump(), "model": "int8", "threads": 1})
+
+
+def model_pass(detector: Detector, frames: list[np.ndarray]) -> float:
+    """Frames per second of the detector alone over frames already in memory."""
+    started = time.perf_counter()
+    for frame in frames:
+        detector.detect(frame)
+    return len(frames) / (time.perf_counter() - started)
+
+
+def pipeline_pass(sensor: CameraSensorConfig, detector: Detector, clip: Path, frame_count: int) -> tuple[float, int]:
+    """Frames per second of decode + `CameraCounter.step` over the file, and the people counted in."""
+    counter = CameraCounter(sensor, detector)
+    started = time.perf_counter()
+    rows = replay_video(sensor, clip, 60.0, counter)
+    elapsed = time.perf_counter() - started
+    return frame_count / elapsed, sum(r["ins"] + r["outs"] for r in rows)
+
+
+def measure_efficiency(work: Path, passes: int) -> None:
+    clip = work / "walk.avi"
+    write_walk(clip, fps=CLIP_FPS)
+    frames = decode(clip)
+    print(f"clip: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} MJPG at {CLIP_FPS} fps")
+    cfg = detector_config()
+    detector = build_detector(cfg)
+    sensor = CameraSensorConfig(
+        id="cam", source=str(clip), fps=CLIP_FPS, detector=cfg, counting={"lines": LINES}
+    )
+    for frame in frames[:WARMUP]:
+        detector.detect(frame)
+    model_fps: list[float] = []
+    pipe_fps: list[float] = []
+    for _ in range(passes):
+        model_fps.append(model_pass(detector, frames))
+        fps, crossings = pipeline_pass(sensor, detector, clip, len(frames))
+        pipe_fps.append(fps)
+    model = statistics.median(model_fps)
+    pipe = statistics.median(pipe_fps)
+    print(f"detector: ssdlite {cfg.model}, threads={cfg.threads}; {passes} interleaved passes of each")
+    print(f"model only (detect on decoded frames): median {model:.1f} fps "
+          f"(per frame {1000 / model:.1f} ms; passes {min(model_fps):.1f}..{max(model_fps):.1f})")
+    print(f"pipeline (decode + CameraCounter.step): median {pipe:.1f} fps "
+          f"(per frame {1000 / pipe:.1f} ms; passes {min(pipe_fps):.1f}..{max(pipe_fps):.1f}; "
+          f"{crossings} crossings counted per pass)")
+    ratio = pipe / model
+    verdict = "PASS" if ratio >= EFFICIENCY_GOAL else "FAIL"
+    print(f"GOAL pipeline efficiency: {ratio:.3f} (pipeline {pipe:.1f} / model {model:.1f} fps), "
+          f"goal >= {EFFICIENCY_GOAL}: {verdict}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def agent_config(work: Path, clip: Path) -> Path:
+    text = (
+        "site: bench\n"
+        "device: d1\n"
+        "intervals:\n  length: 1m\n"
+        f"store:\n  path: '{work / 'data'}'\n"
+        "mqtt:\n  enabled: false\n"
+        "sensors:\n"
+        f"  - id: cam\n    type: camera\n    source: '{clip}'\n    loop: true\n    fps: {AGENT_FPS}\n"
+        f"    counting:\n      lines:\n        - name: door\n          points: {LINE}\n"
+        "          in_direction: right\n"
+    )
+    path = work / "agent.yaml"
+    path.write_text(text)
+    return path
+
+
+def measure_memory(work: Path, seconds: int) -> None:
+    clip = work / "walk.avi"
+    config = agent_config(work, clip)
+    log_path = work / "agent.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "--config", str(config)],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    samples: list[float] = []
+    try:
+        for _ in range(seconds):
+            time.sleep(1.0)
+            if proc.poll() is not None:
+                break
+            samples.append(rss_mb(proc.pid))
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    log_text = log_path.read_text(errors="replace")
+    if len(samples) < seconds:
+        print(f"agent exited early with status {proc.returncode}; its log:\n{log_text[-2000:]}")
+        raise SystemExit(1)
+    median, peak = statistics.median(samples), max(samples)
+    print(f"agent run: one camera looping the clip at {AGENT_FPS} fps, {len(samples)} samples over {seconds} s, "
+          f"first {samples[0]:.1f} MB, last {samples[-1]:.1f} MB; exit status after SIGTERM {proc.returncode}")
+    verdict = "PASS" if peak < RSS_GOAL_MB else "FAIL"
+    print(f"GOAL agent RSS: median {median:.1f} MB, peak {peak:.1f} MB, goal < {RSS_GOAL_MB:.0f} MB: {verdict}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--passes", type=int, default=7, help="interleaved timing passes of each (default 7)")
+    ap.add_argument("--seconds", type=int, default=60, help="how long to sample the agent's RSS (default 60)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        measure_efficiency(work, args.passes)
+        measure_memory(work, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
