@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING
 
 from agent import __version__
@@ -154,40 +154,41 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--markdown", action="store_true", help="print the config reference as markdown instead")
     schema.set_defaults(func=cmd_schema)
 
-    from agent import monitor, scoring
+    from agent import monitor, replay, scoring, snapshot
 
-    score = sub.add_parser(
-        "score",
-        help="score a CSV of counts with the live anomaly detector (backtest your own history)",
-        description="Read CSV `timestamp,count` or `timestamp,sensor,count` (FILE or stdin) and write "
-        "`timestamp,sensor,count,expected,z,anomaly` with exactly the detector the agent runs live.",
-    )
-    scoring.add_arguments(score)
-    score.set_defaults(func=scoring.run)
-
-    from agent import replay
-
-    rerun = sub.add_parser(
-        "replay",
-        help="run recorded detections, or a clip through a camera sensor, through the tracker and counters; "
-        "print ins and outs",
-    )
-    replay.add_arguments(rerun)
-    rerun.set_defaults(func=replay.run)
-
-    from agent import snapshot
-
-    snap = sub.add_parser(
-        "snapshot",
-        help="grab one camera frame and draw the lines (with in-arrows), zones and detections on it",
-    )
-    snapshot.add_arguments(snap)
-    snap.set_defaults(func=snapshot.run)
-
-
-    watch = sub.add_parser("monitor", help="live view of one or many devices from the broker, refreshing in place")
-    monitor.add_arguments(watch)
-    watch.set_defaults(func=monitor.run)
+    module_commands: list[tuple[str, ModuleType, dict[str, str]]] = [
+        (
+            "score",
+            scoring,
+            {
+                "help": "score a CSV of counts with the live anomaly detector (backtest your own history)",
+                "description": "Read CSV `timestamp,count` or `timestamp,sensor,count` (FILE or stdin) and write "
+                "`timestamp,sensor,count,expected,z,anomaly` with exactly the detector the agent runs live.",
+            },
+        ),
+        (
+            "replay",
+            replay,
+            {
+                "help": "run recorded detections, or a clip through a camera sensor, through the tracker and "
+                "counters; print ins and outs",
+            },
+        ),
+        (
+            "snapshot",
+            snapshot,
+            {"help": "grab one camera frame and draw the lines (with in-arrows), zones and detections on it"},
+        ),
+        (
+            "monitor",
+            monitor,
+            {"help": "live view of one or many devices from the broker, refreshing in place"},
+        ),
+    ]
+    for name, module, texts in module_commands:
+        command = sub.add_parser(name, **texts)
+        module.add_arguments(command)
+        command.set_defaults(func=module.run)
     return parser
 
 

@@ -1277,7 +1277,8 @@ def demo_config(data_dir: Path) -> AgentConfig:
     )
 
 
-def _interval_text(seconds: float) -> str:
+def interval_text(seconds: float) -> str:
+    """An interval length as people say it: `15 min`, `1 h`, `5 s`."""
     s = int(seconds)
     if s % 3600 == 0:
         return f"{s // 3600} h"
@@ -1307,7 +1308,7 @@ def summary(cfg: AgentConfig) -> str:
         mqtt = "mqtt disabled"
     return (
         f"site {cfg.site}, device {cfg.device}, timezone {cfg.timezone}, "
-        f"{_interval_text(cfg.intervals.length)} intervals, {n} sensor{'' if n == 1 else 's'} ({sensors}), {mqtt}"
+        f"{interval_text(cfg.intervals.length)} intervals, {n} sensor{'' if n == 1 else 's'} ({sensors}), {mqtt}"
     )
 
 

@@ -27,7 +27,7 @@ from agent import __version__
 from agent.aggregation import ClosedInterval, SensorAggregator, day_start
 from agent.anomaly import OrderError
 from agent.commands import CommandFailed, dispatch
-from agent.config import AgentConfig, ConfigError, LineSensorConfig, ModbusSensorConfig, SensorConfig
+from agent.config import AgentConfig, ConfigError, LineSensorConfig, ModbusSensorConfig, SensorConfig, interval_text
 from agent.console import Console
 from agent.discovery import (
     BIRTH_PAYLOAD,
@@ -292,7 +292,7 @@ class Agent:
         log.info(
             "running: %d sensor(s), %s intervals, store %s, mqtt %s",
             len(self.sources),
-            _human_seconds(self.cfg.intervals.length),
+            interval_text(self.cfg.intervals.length),
             self.cfg.store.path,
             f"{self.cfg.mqtt.host}:{self.cfg.mqtt.effective_port()}" if self.publisher else "disabled",
         )
@@ -833,12 +833,3 @@ def _latest_score(anomaly: IntervalAnomaly | None) -> _LatestScore:
 
 def _last_interval(doc: dict[str, Any]) -> LastInterval:
     return LastInterval(start=doc["start"], end=doc["end"], ins=doc["ins"], outs=doc["outs"], coverage=doc["coverage"])
-
-
-def _human_seconds(seconds: float) -> str:
-    s = int(seconds)
-    if s % 3600 == 0:
-        return f"{s // 3600} h"
-    if s % 60 == 0:
-        return f"{s // 60} min"
-    return f"{s} s"
