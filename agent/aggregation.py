@@ -11,6 +11,13 @@ open interval's end first closes it (the closed interval waits for the next `clo
 before the open interval's start (a late line, or the clock stepping back) is counted in the open interval,
 because a closed interval is final and is never reopened.
 
+Cameras count more than ins and outs: crossings per line, and per zone its entries, exits, dwell times and
+the people inside. The camera reports them with its ins and outs in one call (`add_camera`: increments since
+its previous report, and each zone's occupancy as it is now), and they are summed into the very interval
+the ins and outs go to, so a payload's per-line and per-zone figures cover exactly its own wall-clock
+interval. Zone occupancy is what the camera last saw, kept across intervals (a zone's occupancy is seen,
+not inferred, so it has no daily reset).
+
 Gaps: while the agent runs, every interval is closed, consecutive and gap-free. After a restart from a saved
 state, the interval that was open closes with its own bounds and counting resumes in the interval of the
 restart time; the slots in between are not emitted, since nothing observed them. A jump of the clock by
@@ -19,7 +26,9 @@ restart time; the slots in between are not emitted, since nothing observed them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import time, tzinfo
 from typing import Any
 
@@ -29,11 +38,92 @@ from agent.intervals import check_length, interval_end, interval_start, next_loc
 STATE_VERSION = 1
 MAX_CATCH_UP_S = 86400.0
 _DISCONTINUITIES = frozenset(("reset", "jump"))
+DWELL_SAMPLES = 1000
+"""Dwell times kept per zone and interval for the median (bounded state); count and mean take every exit."""
+
+
+@dataclass(frozen=True)
+class ZoneStep:
+    """One zone in a camera's report: entries and exits since its previous report, the dwell times of those
+    exits whose entry was seen, and the people inside now."""
+
+    entries: int = 0
+    exits: int = 0
+    occupancy: int = 0
+    dwell_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class CameraCounts:
+    """What a camera counted since its previous report: (ins, outs) per line name, and its zones."""
+
+    lines: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    zones: Mapping[str, ZoneStep] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LineInterval:
+    """One counting line's crossings over an interval."""
+
+    ins: int
+    outs: int
+
+
+@dataclass(frozen=True)
+class ZoneInterval:
+    """A zone's counts over an interval, and its occupancy at the interval's end."""
+
+    entries: int
+    exits: int
+    occupancy: int
+    dwell_count: int
+    dwell_median_s: float | None
+    dwell_mean_s: float | None
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        """JSON shape shared by the replay output and the interval payload."""
+        return {
+            "in": self.entries, "out": self.exits, "occupancy": self.occupancy, "dwell_count": self.dwell_count,
+            "dwell_median_s": self.dwell_median_s, "dwell_mean_s": self.dwell_mean_s,
+        }
+
+
+@dataclass(slots=True)
+class _ZoneTally:
+    """A zone's counts in the open interval."""
+
+    entries: int = 0
+    exits: int = 0
+    dwell_count: int = 0
+    dwell_sum_s: float = 0.0
+    dwell_s: list[float] = field(default_factory=list)
+
+    def add(self, step: ZoneStep) -> None:
+        self.entries += step.entries
+        self.exits += step.exits
+        self.dwell_count += len(step.dwell_s)
+        self.dwell_sum_s += sum(step.dwell_s)
+        room = DWELL_SAMPLES - len(self.dwell_s)
+        if room > 0:  # to the millisecond: a short checkpoint, and far finer than a frame
+            self.dwell_s.extend(round(d, 3) for d in step.dwell_s[:room])
+
+    def close(self, occupancy: int) -> ZoneInterval:
+        return ZoneInterval(
+            entries=self.entries,
+            exits=self.exits,
+            occupancy=occupancy,
+            dwell_count=self.dwell_count,
+            dwell_median_s=statistics.median(self.dwell_s) if self.dwell_s else None,
+            dwell_mean_s=self.dwell_sum_s / self.dwell_count if self.dwell_count else None,
+        )
 
 
 @dataclass(frozen=True)
 class ClosedInterval:
-    """One sensor's final figures for [start, end); `end - start` is the true duration (see agent.intervals)."""
+    """One sensor's final figures for [start, end); `end - start` is the true duration (see agent.intervals).
+
+    `lines` and `zones` are set for camera sensors only (by name, every configured one), None otherwise.
+    """
 
     sensor: str
     start: float
@@ -47,6 +137,18 @@ class ClosedInterval:
     rejected_lines: int
     disconnects: int
     counter_resets: int
+    lines: dict[str, LineInterval] | None = None
+    zones: dict[str, ZoneInterval] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClosedInterval:
+        """The inverse of `dataclasses.asdict`, as a closed interval comes back from a saved state."""
+        lines, zones = d.get("lines"), d.get("zones")
+        return cls(**{
+            **d,
+            "lines": None if lines is None else {name: LineInterval(**v) for name, v in lines.items()},
+            "zones": None if zones is None else {name: ZoneInterval(**v) for name, v in zones.items()},
+        })
 
 
 class SensorAggregator:
@@ -57,6 +159,9 @@ class SensorAggregator:
     A reset falling exactly on an interval boundary belongs to the interval it starts, so the interval ending
     then still reports who was inside. `counter_resets` counts discontinuous readings per register (a device
     reboot that zeroes both registers counts 2).
+
+    `lines` and `zones` name a camera's counting lines and zones (None for other sensors): closed intervals
+    carry figures for each of them, zero when nothing happened, and ignore names not listed.
 
     `state` is a `snapshot()` to continue from. Coverage restarts as down after a restore: the agent was not
     watching while it was stopped, so a source that was up is credited only up to the last instant the old
@@ -73,11 +178,19 @@ class SensorAggregator:
         state: dict | None = None,
         counter_bits: int = 32,
         max_step: int = 10000,
+        lines: Sequence[str] | None = None,
+        zones: Sequence[str] | None = None,
     ) -> None:
         self.sensor = sensor
         self.length = check_length(length)
         self.tz = tz
         self.occupancy_reset = occupancy_reset
+        self.camera = lines is not None or zones is not None
+        self._line_names = tuple(lines or ())
+        self._zone_names = tuple(zones or ())
+        self.zone_occupancy: dict[str, int] = dict.fromkeys(self._zone_names, 0)
+        self._line_tallies: dict[str, list[int]] = {}
+        self._zone_tallies: dict[str, _ZoneTally] = {}
         self._pending: list[ClosedInterval] = []
         self._resume: float | None = None
         self._up = False
@@ -118,6 +231,23 @@ class SensorAggregator:
         self._disconnects = int(o["disconnects"])
         self._resets = int(o["counter_resets"])
         self._coverage = float(o["coverage_s"])
+        # Camera figures of states saved before they existed (or for names no longer configured) are absent.
+        self._reset_tallies()
+        saved_lines = o.get("lines") or {}
+        for name, tally in self._line_tallies.items():
+            if name in saved_lines:
+                tally[:] = [int(saved_lines[name][0]), int(saved_lines[name][1])]
+        saved_zones = o.get("zones") or {}
+        for name in self._zone_tallies:
+            if name in saved_zones:
+                z = saved_zones[name]
+                self._zone_tallies[name] = _ZoneTally(
+                    int(z["entries"]), int(z["exits"]), int(z["dwell_count"]), float(z["dwell_sum_s"]),
+                    [float(x) for x in z["dwell_s"]][:DWELL_SAMPLES],
+                )
+        saved_occupancy = state.get("zone_occupancy") or {}
+        for name in self.zone_occupancy:
+            self.zone_occupancy[name] = int(saved_occupancy.get(name, 0))
         self.occupancy = int(state["occupancy"])
         self.total_in = int(state["total_in"])
         self.total_out = int(state["total_out"])
@@ -126,7 +256,7 @@ class SensorAggregator:
         self._out_counter = CumulativeCounter(counter_bits, max_step, _optional_int(baselines["out"]))
         self._reset_after = float(state["reset_after"])
         seen = float(state["seen"])
-        self._pending = [ClosedInterval(**c) for c in state["pending"]]
+        self._pending = [ClosedInterval.from_dict(c) for c in state["pending"]]
         if state["up"]:
             # The source was up at least until the last instant the old process saw; after that nobody knows.
             covered = min(seen, self._end) - max(float(state["up_since"]), self._start)
@@ -151,6 +281,20 @@ class SensorAggregator:
         self.total_out += outs
         occupancy = self.occupancy + ins - outs
         self.occupancy = occupancy if occupancy > 0 else 0
+
+    def add_camera(self, ins: int, outs: int, counts: CameraCounts, at: float) -> None:
+        """Count a camera's report at `at`: the sensor's ins and outs, and per line and zone (see the module)."""
+        self.add(ins, outs, at)
+        for name, (line_ins, line_outs) in counts.lines.items():
+            tally = self._line_tallies.get(name)
+            if tally is not None:
+                tally[0] += line_ins
+                tally[1] += line_outs
+        for name, step in counts.zones.items():
+            zone = self._zone_tallies.get(name)
+            if zone is not None:
+                zone.add(step)
+                self.zone_occupancy[name] = step.occupancy
 
     def reject(self, n: int, at: float) -> None:
         """Count `n` received lines that were garbage, so a miswired or noisy line shows in the data."""
@@ -224,6 +368,7 @@ class SensorAggregator:
             "disconnects": self._disconnects,
             "counter_resets": self._resets,
             "up": self._up,
+            "zone_occupancy": dict(self.zone_occupancy) if self.camera else None,
         }
 
     def snapshot(self) -> dict[str, Any]:
@@ -239,7 +384,10 @@ class SensorAggregator:
                 "disconnects": self._disconnects,
                 "counter_resets": self._resets,
                 "coverage_s": self._coverage,
+                "lines": {name: list(tally) for name, tally in self._line_tallies.items()},
+                "zones": {name: asdict(tally) for name, tally in self._zone_tallies.items()},
             },
+            "zone_occupancy": dict(self.zone_occupancy),
             "up": self._up,
             "up_since": self._up_since,
             "occupancy": self.occupancy,
@@ -304,6 +452,9 @@ class SensorAggregator:
             rejected_lines=self._rejected,
             disconnects=self._disconnects,
             counter_resets=self._resets,
+            lines={name: LineInterval(*tally) for name, tally in self._line_tallies.items()} if self.camera else None,
+            zones={name: tally.close(self.zone_occupancy[name]) for name, tally in self._zone_tallies.items()}
+            if self.camera else None,
         )
 
     def _open(self, start: float) -> None:
@@ -317,8 +468,13 @@ class SensorAggregator:
         self._disconnects = 0
         self._resets = 0
         self._coverage = 0.0
+        self._reset_tallies()
         if self._up:
             self._up_since = start
+
+    def _reset_tallies(self) -> None:
+        self._line_tallies = {name: [0, 0] for name in self._line_names}
+        self._zone_tallies = {name: _ZoneTally() for name in self._zone_names}
 
 
 def day_start(now: float, reset: time, tz: tzinfo) -> float:

@@ -24,9 +24,10 @@ The model, and why:
 - Learning is robust: the profile moves towards an observation clipped to `clip` noise units around
   itself, so a holiday or a one-off event in the history shifts it by a few per cent. Faulty intervals
   and implausible zeros (the possible start of a stuck sensor) are not learned at all.
-- A traffic anomaly is an interval with |z| >= `threshold`, or `sustained_hours` of consecutive
-  intervals with |z| >= `sustained_z` on the same side (a halving is a few sigma for hours, rarely one
-  extreme interval).
+- A traffic anomaly is an interval with |z| >= `threshold`; or two consecutive ones beyond 0.845 x
+  `threshold` on the same side (a crowd for two hours); or evidence built up over consecutive intervals
+  (a one-sided CUSUM of |z| - 0.45) worth `sustained_hours` at `sustained_z` (a halving, or a lockdown
+  on a quiet Sunday, is a few sigma for hours, rarely one extreme interval).
 - A fault is a run of zeros, or of one repeated count, that the model finds less likely than
   `fault_probability`, or an interval without data. Faults are reported instead of anomalies.
 
@@ -71,6 +72,11 @@ _MULT_GATE2 = 9.0  # the multiplier learns from intervals within 3 noise units o
 _LOG_P_LEARN_ZERO = math.log(0.05)
 _INV_2PI = 1.0 / (2.0 * math.pi)
 _CONFIRMED_GAIN = 0.5
+# Sustained evidence: each interval adds |z| minus this allowance (on its side); tuned to shifts of about
+# one noise unit, the size of a halving on a busy, noisy sensor.
+_ALLOWANCE = 0.45
+# Two consecutive intervals with |z| at or above this fraction of the threshold, on the same side, flag.
+_PAIR_FRACTION = 0.845
 
 
 class AnomalySettings(BaseModel):
@@ -87,8 +93,9 @@ class AnomalySettings(BaseModel):
         4.5,
         gt=0,
         title="Threshold",
-        description="An interval with |z| at or above this is a traffic anomaly. z counts noise units "
-        "(learned per sensor and time of week) from the nearer end of the expected range; the default "
+        description="An interval with |z| at or above this is a traffic anomaly, and so are two consecutive "
+        "intervals beyond 0.845 times this on the same side. z counts noise units (learned per sensor and "
+        "time of week) from the nearer end of the expected range; the default "
         "keeps false alarms to a few per thousand hours on real city-centre sensors.",
     )
     warmup_weeks: int = Field(
@@ -132,17 +139,19 @@ class AnomalySettings(BaseModel):
         "events and holidays barely move the baseline.",
     )
     sustained_z: float = Field(
-        2.0,
-        gt=0,
+        3.2,
+        gt=_ALLOWANCE,
         title="Sustained z",
         description="A run of `sustained_hours` of consecutive intervals with |z| at or above this, all "
-        "on the same side, is a traffic anomaly too (a halving for hours is rarely one extreme interval).",
+        "on the same side, is a traffic anomaly too, and so is any run with as much evidence (|z| - 0.45 "
+        "summed over consecutive intervals on one side): a halving for hours is rarely one extreme interval.",
     )
     sustained_hours: float = Field(
         4.0,
         gt=0,
         title="Sustained run",
-        description="Length of the run that makes a sustained anomaly, in hours (rounded to whole intervals).",
+        description="Length of the run at `sustained_z` that makes a sustained anomaly, in hours (rounded to "
+        "whole intervals).",
     )
     fault_probability: float = Field(
         1e-6,
@@ -255,7 +264,9 @@ class AnomalyDetector:
         "_c2",
         "_acc",
         "_steps",
-        "_run",
+        "_hi",
+        "_zp",
+        "_lo",
         "_flagged",
         "_zrun",
         "_flat",
@@ -288,7 +299,9 @@ class AnomalyDetector:
         self._c2 = _PRIOR_REL_VAR
         self._acc = list(_PRIOR_ACC)
         self._steps = 0
-        self._run = 0
+        self._hi = 0.0
+        self._zp = 0.0
+        self._lo = 0.0
         self._flagged = False
         self._zrun = 0.0
         self._flat = 0.0
@@ -347,8 +360,8 @@ class AnomalyDetector:
         a_noise = _halflife_rate(cfg.noise_halflife_weeks * 7 * 24 * per_hour / 4.0)
         a_mult = _halflife_rate(cfg.noise_halflife_weeks)
         clip = cfg.clip
-        tz2 = cfg.sustained_z
-        krun = max(1, round(cfg.sustained_hours * per_hour))
+        kal = _ALLOWANCE
+        hev = (cfg.sustained_z - kal) * max(1, round(cfg.sustained_hours * per_hour))
         logfp = math.log(cfg.fault_probability)
         relearn_s = cfg.relearn_after_days * 86400.0
         asinh = math.asinh
@@ -367,7 +380,9 @@ class AnomalyDetector:
         c2 = self._c2
         s0, s1, s2, t0, t1 = self._acc
         steps = self._steps
-        run = self._run
+        hi = self._hi
+        zp = self._zp
+        lo = self._lo
         flagged = self._flagged
         zrun = self._zrun
         flat = self._flat
@@ -385,8 +400,9 @@ class AnomalyDetector:
         m_min = _M_MIN
         m_max = _M_MAX
         nthr = -thr
-        ntz2 = -tz2
-        nkrun = -krun
+        nhev = -hev
+        pair = _PAIR_FRACTION * thr
+        npair = -pair
         log = math.log
         log1p = math.log1p
         log_2pi = _LOG_2PI
@@ -403,13 +419,13 @@ class AnomalyDetector:
                 break
             if t - last > ivl:
                 # A gap breaks runs: a sustained deviation or a stuck counter must be seen in consecutive data.
-                run = 0
+                hi = lo = zp = 0.0
                 flagged = False
                 zrun = flat = 0.0
                 prev = -1.0
             last = t
             if c is None:
-                run = 0
+                hi = lo = zp = 0.0
                 flagged = False
                 zrun = flat = 0.0
                 prev = -1.0
@@ -472,7 +488,7 @@ class AnomalyDetector:
                     lp = -(mu * log1p(q) / q if q > 1e-9 else mu)
                     zrun += lp
                     if zrun < logfp:
-                        run = 0
+                        hi = lo = zp = 0.0
                         flagged = False
                         prev = c
                         out_e[i] = mu
@@ -488,7 +504,7 @@ class AnomalyDetector:
                 if cvar > inv_2pi:
                     flat -= 0.5 * (log_2pi + log(cvar))
                     if flat < logfp:
-                        run = 0
+                        hi = lo = zp = 0.0
                         flagged = False
                         out_e[i] = mu
                         out_z[i] = z if n >= warm else None
@@ -564,23 +580,45 @@ class AnomalyDetector:
                 out_e[i] = mu
                 out_z[i] = None
                 continue
-            if z >= tz2:
-                run = run + 1 if run > 0 else 1
-            elif z <= ntz2:
-                run = run - 1 if run < 0 else -1
-            else:
-                run = 0
-            flagged = z >= thr or z <= nthr or run >= krun or run <= nkrun
+            # Evidence that builds up over consecutive intervals (a CUSUM per side): a level shift such
+            # as a halving or a lockdown on a quiet day is a few sigma for hours, rarely one extreme
+            # interval. It starts afresh once flagged, so one long episode is not flagged hour after hour.
+            hi += z - kal
+            if hi < 0.0:
+                hi = 0.0
+            lo += z + kal
+            if lo > 0.0:
+                lo = 0.0
             out_e[i] = mu
             out_z[i] = z
-            out_a[i] = flagged
+            # A short burst (a crowd for two intervals) is caught by a pair of high |z| on the same side.
+            # Nearly every interval passes the first test (pair < threshold), so it is the only one made.
+            if npair < z < pair and hi < hev and lo > nhev:
+                flagged = False
+                zp = z
+            elif (
+                z >= thr
+                or z <= nthr
+                or hi >= hev
+                or lo <= nhev
+                or (z >= pair and zp >= pair)
+                or (z <= npair and zp <= npair)
+            ):
+                flagged = True
+                hi = lo = zp = 0.0
+                out_a[i] = True
+            else:
+                flagged = False
+                zp = z
 
         self._lv = lv
         self._d = d
         self._c2 = c2
         self._acc = [s0, s1, s2, t0, t1]
         self._steps = steps
-        self._run = run
+        self._hi = hi
+        self._zp = zp
+        self._lo = lo
         self._flagged = flagged
         self._zrun = zrun
         self._flat = flat
@@ -592,19 +630,35 @@ class AnomalyDetector:
 
     # -- persistence --------------------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-serialisable state, O(slots); `AnomalyDetector(settings, interval_s, state=...)` restores it."""
+    def snapshot(self, slots: Sequence[int] | None = None) -> dict[str, Any]:
+        """JSON-serialisable state, O(slots); `AnomalyDetector(settings, interval_s, state=...)` restores it.
+
+        With `slots`, the per-slot lists hold only those slots (listed under "slots"), so that a caller
+        persisting slot by slot copies one slot per interval instead of the whole week.
+        """
+        if slots is None:
+            per_slot: dict[str, Any] = {
+                "profile": list(self._gb),
+                "profile_sd": list(self._sdb),
+                "noise_mult": list(self._mult),
+                "seen": list(self._nobs),
+            }
+        else:
+            per_slot = {
+                "slots": list(slots),
+                "profile": [self._gb[s] for s in slots],
+                "profile_sd": [self._sdb[s] for s in slots],
+                "noise_mult": [self._mult[s] for s in slots],
+                "seen": [self._nobs[s] for s in slots],
+            }
         return {
             "version": STATE_VERSION,
             "interval_s": self.interval_s,
-            "profile": list(self._gb),
-            "profile_sd": list(self._sdb),
-            "noise_mult": list(self._mult),
-            "seen": list(self._nobs),
+            **per_slot,
             "level": self._lv,
             "noise": [self._d, self._c2, *self._acc],
             "steps": self._steps,
-            "run": [self._run, self._flagged],
+            "run": [self._hi, self._lo, self._zp, self._flagged],
             "fault_runs": [self._zrun, self._flat, self._prev],
             "last_t": None if self._last_t == -math.inf else self._last_t,
             "learned_t": None if self._learned_t == math.inf else self._learned_t,
@@ -616,22 +670,37 @@ class AnomalyDetector:
         if state.get("interval_s") != self.interval_s:
             raise ValueError(f"anomaly state is for {state.get('interval_s')} s intervals, not {self.interval_s} s")
         lists = [state["profile"], state["profile_sd"], state["noise_mult"], state["seen"]]
-        if any(len(x) != self.slots for x in lists):
+        sparse = state.get("slots")
+        if any(len(x) != (self.slots if sparse is None else len(sparse)) for x in lists):
             raise ValueError("anomaly state has the wrong number of slots")
         noise = [float(x) for x in state["noise"]]
         if len(noise) != 2 + len(_PRIOR_ACC):
             raise ValueError("anomaly state has a malformed noise model")
-        self._gb = [float(x) for x in state["profile"]]
+        if sparse is None:
+            self._gb = [float(x) for x in state["profile"]]
+            self._sdb = [float(x) for x in state["profile_sd"]]
+            self._mult = [float(x) for x in state["noise_mult"]]
+            self._nobs = [int(x) for x in state["seen"]]
+        else:
+            # Slots not listed keep the values `_forget` gave them: never seen.
+            for i, s in enumerate(int(x) for x in sparse):
+                if not 0 <= s < self.slots:
+                    raise ValueError(f"anomaly state has slot {s} out of range")
+                self._gb[s] = float(state["profile"][i])
+                self._sdb[s] = float(state["profile_sd"][i])
+                self._mult[s] = float(state["noise_mult"][i])
+                self._nobs[s] = int(state["seen"][i])
         self._sb = [math.sinh(g) for g in self._gb]
-        self._sdb = [float(x) for x in state["profile_sd"]]
-        self._mult = [float(x) for x in state["noise_mult"]]
-        self._nobs = [int(x) for x in state["seen"]]
         self._lv = float(state["level"])
         self._d, self._c2 = noise[0], noise[1]
         self._acc = noise[2:]
         self._steps = int(state["steps"])
-        self._run = int(state["run"][0])
-        self._flagged = bool(state["run"][1])
+        run = state["run"]
+        if len(run) == 2:
+            # Saved before evidence was kept (a run length and the flag): the evidence starts afresh.
+            run = [0.0, 0.0, 0.0, run[1]]
+        self._hi, self._lo, self._zp = float(run[0]), float(run[1]), float(run[2])
+        self._flagged = bool(run[3])
         self._zrun, self._flat, self._prev = (float(x) for x in state["fault_runs"])
         last_t, learned_t = state["last_t"], state["learned_t"]
         self._last_t = -math.inf if last_t is None else float(last_t)

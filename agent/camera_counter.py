@@ -4,7 +4,8 @@ The live camera source and `footfall-agent replay --video` both count through `C
 line an installer validated on a recorded clip counts exactly the same way once the camera is live. The
 frame is brought to the configured size first, because line and zone coordinates are pixels of that size.
 Which crossings become the sensor's ins and outs is decided here too: those of `count_line`, or of every
-line added up when it is unset.
+line added up when it is unset. Each step also reports what changed per line and zone (`CameraCounts`), for
+the interval payload's per-line and per-zone figures.
 
 No threads and no capture: time is passed in, frames are handed over by the caller.
 """
@@ -12,24 +13,28 @@ No threads and no capture: time is passed in, frames are handed over by the call
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent.aggregation import CameraCounts, ZoneStep
 from agent.config import CameraSensorConfig
-from agent.counting import CountingPipeline, FrameResult
+from agent.counting import CountingPipeline, FrameResult, ZoneEvent
 from agent.detectors import Detections, Detector, build_detector
+from agent.tracking import preload_solver
 
 
 @dataclass(frozen=True)
 class FrameStep:
-    """What one analysed frame produced: the sensor's ins and outs, and what was seen, for drawing."""
+    """What one analysed frame produced: the sensor's ins and outs, what changed per line and zone (empty
+    when nothing did), and what was seen, for drawing."""
 
     ins: int
     outs: int
     detections: Detections
     result: FrameResult
     inference_ms: float
+    counts: CameraCounts = field(default_factory=CameraCounts)
 
 
 def fit_frame(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -55,6 +60,7 @@ class CameraCounter:
         self.pipeline: CountingPipeline | None = None
         self.frame_size: tuple[int, int] | None = None
         self._frame_index = 0
+        self._occupancy: dict[str, int] = {}  # per zone, as last reported; kept across restarts
 
     @property
     def target_size(self) -> tuple[int, int] | None:
@@ -62,6 +68,13 @@ class CameraCounter:
         if self.cfg.width is None or self.cfg.height is None:
             return None
         return self.cfg.width, self.cfg.height
+
+    def warm_up(self) -> None:
+        """Pay the one-off costs (the solver's import, the session's first run) before the camera starts, so the
+        first frames of a live stream are analysed on time instead of being dropped behind a slow one."""
+        preload_solver()
+        width, height = self.target_size or (640, 480)
+        self.detector.detect(np.zeros((height, width, 3), dtype=np.uint8))
 
     def restart(self, frame_size: tuple[int, int]) -> None:
         """Start tracking and counting afresh for frames of `frame_size` (as delivered by the source)."""
@@ -82,4 +95,27 @@ class CameraCounter:
         self._frame_index += 1
         counted = [c for c in result.crossings if self.cfg.count_line in (None, c.line)]
         ins = sum(1 for c in counted if c.direction == "in")
-        return FrameStep(ins, len(counted) - ins, detections, result, inference_ms)
+        return FrameStep(ins, len(counted) - ins, detections, result, inference_ms, self._changes(result))
+
+    def _changes(self, result: FrameResult) -> CameraCounts:
+        """Crossings per line, and the zones with an entry, an exit or another occupancy than last reported
+        (after a restart, occupancy starts again from what the new tracks show)."""
+        assert self.pipeline is not None
+        lines: dict[str, tuple[int, int]] = {}
+        for c in result.crossings:
+            ins, outs = lines.get(c.line, (0, 0))
+            lines[c.line] = (ins + 1, outs) if c.direction == "in" else (ins, outs + 1)
+        events: dict[str, list[ZoneEvent]] = {}
+        for e in result.zone_events:
+            events.setdefault(e.zone, []).append(e)
+        zones: dict[str, ZoneStep] = {}
+        for name, zone in self.pipeline.zones.items():
+            occupancy = zone.occupancy
+            seen = events.get(name, [])
+            if not seen and self._occupancy.get(name) == occupancy:
+                continue
+            self._occupancy[name] = occupancy
+            entries = sum(1 for e in seen if e.kind == "entry")
+            dwell = tuple(e.dwell_s for e in seen if e.kind == "exit" and e.dwell_s is not None)
+            zones[name] = ZoneStep(entries, len(seen) - entries, occupancy, dwell)
+        return CameraCounts(lines, zones)

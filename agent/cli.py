@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -128,7 +129,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full command line; of the subcommands defined in their own modules, only the one `argv` names is
+    imported (all of them when it names none, as for `--help`), so that `run` and `check-config` of an agent
+    with serial counters only do not load numpy and OpenCV with `replay` and `snapshot`."""
     from agent.payloads import PAYLOAD_MODELS
 
     parser = argparse.ArgumentParser(
@@ -154,12 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--markdown", action="store_true", help="print the config reference as markdown instead")
     schema.set_defaults(func=cmd_schema)
 
-    from agent import monitor, replay, scoring, snapshot
-
-    module_commands: list[tuple[str, ModuleType, dict[str, str]]] = [
+    module_commands: list[tuple[str, str, dict[str, str]]] = [
         (
             "score",
-            scoring,
+            "agent.scoring",
             {
                 "help": "score a CSV of counts with the live anomaly detector (backtest your own history)",
                 "description": "Read CSV `timestamp,count` or `timestamp,sensor,count` (FILE or stdin) and write "
@@ -168,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         (
             "replay",
-            replay,
+            "agent.replay",
             {
                 "help": "run recorded detections, or a clip through a camera sensor, through the tracker and "
                 "counters; print ins and outs",
@@ -176,24 +178,29 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         (
             "snapshot",
-            snapshot,
+            "agent.snapshot",
             {"help": "grab one camera frame and draw the lines (with in-arrows), zones and detections on it"},
         ),
         (
             "monitor",
-            monitor,
+            "agent.monitor",
             {"help": "live view of one or many devices from the broker, refreshing in place"},
         ),
     ]
-    for name, module, texts in module_commands:
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    wanted = words[0] if words else None
+    known = {*sub.choices, *(name for name, _, _ in module_commands)}
+    for name, module_name, texts in module_commands:
         command = sub.add_parser(name, **texts)
-        module.add_arguments(command)
-        command.set_defaults(func=module.run)
+        if wanted in (None, name) or wanted not in known:
+            module: ModuleType = importlib.import_module(module_name)
+            module.add_arguments(command)
+            command.set_defaults(func=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

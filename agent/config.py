@@ -38,8 +38,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from agent.anomaly import AnomalySettings
-from agent.counting import CountingConfig
-from agent.detectors import DetectorConfig, SsdliteDetectorConfig
+from agent.counting_config import CountingConfig
+from agent.detector_config import DetectorConfig, SsdliteDetectorConfig
 from agent.line_protocol import PRESETS, LineParser, compile_pattern
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -902,6 +902,10 @@ def _defaults_if_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
+ANOMALY_MIN_INTERVAL_S = 60
+"""Shortest interval length anomaly scoring runs at (see `AgentConfig.anomaly`)."""
+
+
 class AgentConfig(BaseModel):
     """One agent on one box: where it is, how it buckets counts, where it keeps and sends them, what it reads."""
 
@@ -942,7 +946,10 @@ class AgentConfig(BaseModel):
     anomaly: AnomalySettings = Field(
         default_factory=AnomalySettings,
         title="Anomaly detection",
-        description="Expected counts, z-scores, traffic anomalies and sensor faults (see `anomaly`).",
+        description="Expected counts, z-scores, traffic anomalies and sensor faults (see `anomaly`). Scoring "
+        "needs intervals of at least 1 minute: shorter ones hold too few people for a z-score and would need a "
+        "profile slot per second of the week. With shorter intervals scoring is off (one info line at start); "
+        "`enabled: true` set explicitly is then an error.",
     )
     sensors: list[SensorConfig] = Field(
         min_length=1,
@@ -986,9 +993,29 @@ class AgentConfig(BaseModel):
             first[sensor.id] = index
         return value
 
+    @field_validator("anomaly")
+    @classmethod
+    def _anomaly_needs_minutes(cls, value: AnomalySettings, info: ValidationInfo) -> AnomalySettings:
+        """Only an explicit `enabled: true` is refused; left at its default, scoring is just off (see the field)."""
+        intervals = info.data.get("intervals")
+        short = intervals is not None and intervals.length < ANOMALY_MIN_INTERVAL_S
+        if short and value.enabled and "enabled" in value.model_fields_set:
+            raise PydanticCustomError(
+                "anomaly_short_interval",
+                "anomaly scoring needs intervals of at least {minimum} s, intervals.length is {length} s: "
+                "remove this line or set it to false",
+                {"minimum": ANOMALY_MIN_INTERVAL_S, "length": f"{intervals.length:g}"},
+            )
+        return value
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def scores_anomalies(self) -> bool:
+        """Whether closed intervals are scored: `anomaly.enabled`, and intervals long enough for it."""
+        return self.anomaly.enabled and self.intervals.length >= ANOMALY_MIN_INTERVAL_S
 
 
 # -- errors and loading ---------------------------------------------------------------------------------------
@@ -1174,6 +1201,8 @@ def _validation_errors(exc: ValidationError, source: str, lines: dict[KeyPath, i
         ctx = error.get("ctx") or {}
         if error["type"] == "duplicate_sensor_id":
             loc += (ctx["index"], "id")
+        if error["type"] == "anomaly_short_interval":
+            loc += ("enabled",)
         path, _ = _walk(loc)
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path += ("type",)

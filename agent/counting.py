@@ -34,175 +34,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.aggregation import ZoneInterval
+from agent.counting_config import DIRECTIONS, CountingConfig
 from agent.geometry import Anchor, Polygon, Polyline, anchor_points
-from agent.tracking import Track, Tracker, TrackerConfig
+from agent.tracking import Track, Tracker
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-Point = tuple[float, float]
 Direction = Literal["in", "out"]
-
-_DIRECTIONS: dict[str, tuple[float, float]] = {"up": (0.0, -1.0), "down": (0.0, 1.0), "left": (-1.0, 0.0),
-                                               "right": (1.0, 0.0)}
-
-
-class LineConfig(BaseModel):
-    """A counting line (a polyline of two or more points) and which of its sides is inside."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    name: str = Field(
-        title="Name", description="Identifier of the line in counts and topics.", pattern=NAME_PATTERN,
-    )
-    points: list[Point] = Field(
-        min_length=2, title="Points",
-        description="Vertices [x, y] of the line in image coordinates (pixels, or 0..1 with units: normalized).",
-    )
-    in_point: Point | None = Field(
-        None, title="A point inside",
-        description="Any point on the inside of the line: moving towards it across the line is an 'in'. "
-        "Give this or in_direction.",
-    )
-    in_direction: Literal["up", "down", "left", "right"] | None = Field(
-        None, title="In direction",
-        description="Direction of movement in the image that counts as 'in' (judged against the line from its "
-        "first to its last point). Give this or in_point.",
-    )
-    anchor: Anchor = Field(
-        "bottom-center", title="Anchor",
-        description="Point of the person's box that must cross: bottom-center (feet, angled camera), center "
-        "(head, overhead camera) or top-center.",
-    )
-    min_distance: float = Field(
-        0.0, ge=0.0, title="Minimum distance past the line",
-        description="Hysteresis band on each side of the line, in the line's units (pixels, or a fraction of "
-        "the shorter image side with units: normalized). The larger of this and min_distance_box applies.",
-    )
-    min_distance_box: float = Field(
-        0.15, ge=0.0, title="Minimum distance past the line, in box heights",
-        description="Hysteresis band as a fraction of the person's box height, so that it scales with "
-        "perspective and with detector jitter.",
-    )
-    handover_distance: float = Field(
-        2.5, ge=0.0, title="Hand-over distance",
-        description="A new track born within this many box heights of where a lost track from the other side "
-        "of the line is predicted to be, once that prediction has reached the new track's side, continues the "
-        "lost track's side: a person whose track broke on the line still counts once. 0 disables it.",
-    )
-    handover_time: float = Field(
-        2.0, ge=0.0, title="Hand-over time",
-        description="Seconds after a track was last seen during which a new track can take over its side "
-        "(at most the tracker's max_age).",
-    )
-
-    @field_validator("points")
-    @classmethod
-    def _valid_line(cls, v: list[Point]) -> list[Point]:
-        Polyline(v)
-        return v
-
-    @model_validator(mode="after")
-    def _one_in_side(self) -> LineConfig:
-        if (self.in_point is None) == (self.in_direction is None):
-            raise ValueError("give exactly one of in_point and in_direction")
-        line = Polyline(self.points)
-        if self.in_point is not None and line.side_of(self.in_point) == 0:
-            raise ValueError("in_point lies on the line; it must be off the line, on the inside")
-        if self.in_direction is not None and line.side_of_direction(_DIRECTIONS[self.in_direction]) == 0:
-            raise ValueError(f"in_direction {self.in_direction} runs along the line; choose one across it")
-        return self
-
-
-class ZoneConfig(BaseModel):
-    """A polygon zone: occupancy, entries, exits and dwell time."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    name: str = Field(title="Name", description="Identifier of the zone in counts and topics.", pattern=NAME_PATTERN)
-    points: list[Point] = Field(
-        min_length=3, title="Points",
-        description="Vertices [x, y] of the polygon in image coordinates (pixels, or 0..1 with units: normalized).",
-    )
-    anchor: Anchor = Field(
-        "bottom-center", title="Anchor", description="Point of the person's box that must be inside the zone.",
-    )
-    min_distance: float = Field(
-        0.0, ge=0.0, title="Minimum distance past the outline",
-        description="Hysteresis band on both sides of the outline, in the zone's units. The larger of this and "
-        "min_distance_box applies.",
-    )
-    min_distance_box: float = Field(
-        0.15, ge=0.0, title="Minimum distance past the outline, in box heights",
-        description="Hysteresis band as a fraction of the person's box height.",
-    )
-
-    @field_validator("points")
-    @classmethod
-    def _valid_polygon(cls, v: list[Point]) -> list[Point]:
-        Polygon(v)
-        return v
-
-
-class CountingConfig(BaseModel):
-    """What a camera counts: the tracker, the lines and zones, and which detections to ignore."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    units: Literal["pixels", "normalized"] = Field(
-        "pixels", title="Units",
-        description="Coordinates of lines, zones and masks: pixels, or normalized 0..1 of the image width "
-        "(x) and height (y). Distances are then fractions of the shorter image side.",
-    )
-    tracker: TrackerConfig = Field(
-        default_factory=TrackerConfig, title="Tracker", description="Association and track life cycle.",
-    )
-    lines: list[LineConfig] = Field(
-        default_factory=list, title="Lines", description="Counting lines (ins and outs).",
-    )
-    zones: list[ZoneConfig] = Field(
-        default_factory=list, title="Zones", description="Polygon zones (occupancy, entries, exits, dwell).",
-    )
-    min_box_width: float = Field(
-        0.0, ge=0.0, title="Minimum box width",
-        description="Detections narrower than this (units of the config) are ignored.",
-    )
-    min_box_height: float = Field(
-        0.0, ge=0.0, title="Minimum box height",
-        description="Detections shorter than this (units of the config) are ignored.",
-    )
-    roi: list[Point] | None = Field(
-        None, title="Region of interest",
-        description="Polygon; detections whose box centre lies outside it are ignored.",
-    )
-    masks: list[list[Point]] = Field(
-        default_factory=list, title="Masks",
-        description="Polygons; detections whose box centre lies inside any of them are ignored (mirrors, "
-        "posters, a screen showing people).",
-    )
-
-    @field_validator("roi")
-    @classmethod
-    def _valid_roi(cls, v: list[Point] | None) -> list[Point] | None:
-        if v is not None:
-            Polygon(v)
-        return v
-
-    @field_validator("masks")
-    @classmethod
-    def _valid_masks(cls, v: list[list[Point]]) -> list[list[Point]]:
-        for polygon in v:
-            Polygon(polygon)
-        return v
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> CountingConfig:
-        seen: set[str] = set()
-        for item in [*self.lines, *self.zones]:
-            if item.name in seen:
-                raise ValueError(f"name {item.name!r} is used twice (lines and zones share one namespace)")
-            seen.add(item.name)
-        return self
 
 
 @dataclass(frozen=True)
@@ -224,25 +62,6 @@ class ZoneEvent:
     kind: Literal["entry", "exit"]
     t: float
     dwell_s: float | None = None
-
-
-@dataclass(frozen=True)
-class ZoneInterval:
-    """A zone's counts since the previous interval close, and its occupancy at the close."""
-
-    entries: int
-    exits: int
-    occupancy: int
-    dwell_count: int
-    dwell_median_s: float | None
-    dwell_mean_s: float | None
-
-    def as_dict(self) -> dict[str, int | float | None]:
-        """JSON shape shared by the replay output and the live pipeline."""
-        return {
-            "in": self.entries, "out": self.exits, "occupancy": self.occupancy, "dwell_count": self.dwell_count,
-            "dwell_median_s": self.dwell_median_s, "dwell_mean_s": self.dwell_mean_s,
-        }
 
 
 def _box_heights(tracks: Sequence[Track]) -> np.ndarray:
@@ -584,7 +403,7 @@ class CountingPipeline:
             if lc.in_point is not None:
                 side = line.side_of(px([lc.in_point])[0])
             else:
-                side = line.side_of_direction(_DIRECTIONS[lc.in_direction or "down"])
+                side = line.side_of_direction(DIRECTIONS[lc.in_direction or "down"])
             if side == 0:
                 raise ValueError(f"line {lc.name}: cannot tell its inside in this frame size")
             self.lines[lc.name] = LineCounter(

@@ -73,6 +73,12 @@ class SensorState(BaseModel):
     at: str = Field(title="Time", description="When this snapshot was taken, ISO-8601 local time with UTC offset.")
     source_up: bool = Field(title="Source up", description="Whether the source is currently delivering data.")
     occupancy: int = Field(ge=0, title="Occupancy", description="People inside now (reset daily).")
+    zone_occupancy: dict[str, int] | None = Field(
+        None,
+        title="Zone occupancy",
+        description="Camera sensors: people inside each zone now, by zone name, as the camera last saw them; "
+        "null for other sensors.",
+    )
     day_start: str = Field(
         title="Day start",
         description="Start of the counting day (the last daily occupancy reset), ISO-8601 local time.",
@@ -209,6 +215,7 @@ SENSOR_METRICS: tuple[Metric, ...] = (
         "measurement",
         "people",
         icon="mdi:account-group",
+        attributes="{{ (value_json.zone_occupancy or {}) | tojson }}",
     ),
     Metric(
         "interval_ins",

@@ -7,11 +7,10 @@ every frame; a Python loop per track and segment would dominate the frame budget
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 
-Anchor = Literal["bottom-center", "center", "top-center"]
+from agent.counting_config import Anchor
 
 _EPS = 1e-12
 

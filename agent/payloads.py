@@ -58,6 +58,47 @@ class IntervalAnomaly(BaseModel):
     outs: MetricScore = Field(title="Outs", description="Verdict on `outs`.")
 
 
+class LineCounts(BaseModel):
+    """One counting line of a camera over the interval (the shape `replay --json` prints too)."""
+
+    model_config = ConfigDict(
+        extra="forbid", title="Line counts", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    ins: int = Field(alias="in", ge=0, title="In", description="Crossings of the line in its in-direction.")
+    outs: int = Field(alias="out", ge=0, title="Out", description="Crossings of the line against its in-direction.")
+
+
+class ZoneCounts(BaseModel):
+    """One zone of a camera over the interval (the shape `replay --json` prints too)."""
+
+    model_config = ConfigDict(
+        extra="forbid", title="Zone counts", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    entries: int = Field(alias="in", ge=0, title="In", description="People who entered the zone.")
+    exits: int = Field(alias="out", ge=0, title="Out", description="People who left the zone.")
+    occupancy: int = Field(ge=0, title="Occupancy", description="People inside the zone at the end of the interval.")
+    dwell_count: int = Field(
+        ge=0,
+        title="Dwell count",
+        description="Exits whose entry was seen too, i.e. the people the dwell figures are about (someone "
+        "already inside when the camera started has no known entry time).",
+    )
+    dwell_median_s: float | None = Field(
+        ge=0,
+        title="Median dwell",
+        description="Median time in the zone of the people who left it during the interval, seconds (of the "
+        "first 1000 when more left); null when nobody with a seen entry left.",
+    )
+    dwell_mean_s: float | None = Field(
+        ge=0,
+        title="Mean dwell",
+        description="Mean time in the zone of the people who left it during the interval, seconds; null when "
+        "nobody with a seen entry left.",
+    )
+
+
 class IntervalPayload(BaseModel):
     """Counts of one sensor over one closed wall-clock interval.
 
@@ -106,6 +147,18 @@ class IntervalPayload(BaseModel):
         title="Counter resets",
         description="Cumulative-counter discontinuities (device reboot, implausible jump) handled in the interval.",
     )
+    lines: dict[str, LineCounts] | None = Field(
+        None,
+        title="Lines",
+        description="Camera sensors: crossings of every counting line during the interval, by line name (`ins` "
+        "and `outs` are those of `count_line`, or of all lines added up); null for other sensors.",
+    )
+    zones: dict[str, ZoneCounts] | None = Field(
+        None,
+        title="Zones",
+        description="Camera sensors: entries, exits, occupancy at the end and dwell times of every zone during "
+        "the interval, by zone name (empty without zones); null for other sensors.",
+    )
     agent_version: str = Field(title="Agent version", description="Software version that closed the interval.")
     anomaly: IntervalAnomaly | None = Field(
         None,
@@ -149,9 +202,28 @@ def interval_payload(
         rejected_lines=closed.rejected_lines,
         disconnects=closed.disconnects,
         counter_resets=closed.counter_resets,
+        lines=None if closed.lines is None else {
+            name: LineCounts(ins=line.ins, outs=line.outs) for name, line in closed.lines.items()
+        },
+        zones=None if closed.zones is None else {
+            name: ZoneCounts(
+                entries=zone.entries,
+                exits=zone.exits,
+                occupancy=zone.occupancy,
+                dwell_count=zone.dwell_count,
+                dwell_median_s=_seconds(zone.dwell_median_s),
+                dwell_mean_s=_seconds(zone.dwell_mean_s),
+            )
+            for name, zone in closed.zones.items()
+        },
         agent_version=__version__,
         anomaly=anomaly,
     )
+
+
+def _seconds(value: float | None) -> float | None:
+    """Dwell times to a tenth of a second: the detector's frame rate allows no finer."""
+    return None if value is None else round(value, 1)
 
 
 class AnomalyEventPayload(BaseModel):

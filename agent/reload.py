@@ -7,6 +7,15 @@ broker. Changing any of those under a running agent would split one day's data i
 halves, so a reload that touches them is refused as a whole (the running config stays) and the log says
 that a restart is needed. Everything else is applied live: sensors are added, removed or have their
 source restarted, the MQTT connection is re-established, discovery and logging follow the new settings.
+
+New `anomaly:` settings apply from the next closed interval, and what the detectors have learned is kept,
+whichever setting changed. The learned state (profile, noise, level, warm-up counts per interval-of-week)
+is an estimate of the data, not of the settings: a new threshold or fault probability only changes the
+verdicts, and new half-lives, clip, warm-up or relearn period change how later intervals are learned,
+from estimates that remain valid. Resetting would cost weeks of warm-up without z-scores for nothing. What
+would make the state meaningless (interval length, time zone) needs a restart anyway. Turning scoring off
+keeps the committed state in the store; turning it on again resumes from it (a detector that has seen
+nothing for `relearn_after_days` relearns by itself).
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ class ReloadPlan:
     homeassistant: bool = False
     health: bool = False
     log_level: bool = False
+    anomaly: bool = False
+    """Anomaly settings changed: the detectors score with the new ones and keep what they learned."""
 
     @property
     def changes_anything(self) -> bool:
@@ -44,6 +55,7 @@ class ReloadPlan:
             or self.homeassistant
             or self.health
             or self.log_level
+            or self.anomaly
         )
 
     def summary(self) -> str:
@@ -63,6 +75,7 @@ class ReloadPlan:
             ("new Home Assistant settings", self.homeassistant),
             ("new health settings", self.health),
             ("new log level", self.log_level),
+            ("new anomaly settings", self.anomaly),
         ):
             if flag:
                 parts.append(label)
@@ -77,6 +90,7 @@ class ReloadPlan:
             "restarted": self.changed,
             "mqtt": self.mqtt,
             "homeassistant": self.homeassistant,
+            "anomaly": self.anomaly,
         }
 
 
@@ -118,4 +132,5 @@ def plan_reload(old: AgentConfig, new: AgentConfig) -> ReloadPlan:
         homeassistant=old.homeassistant != new.homeassistant,
         health=old.health != new.health,
         log_level=old.log_level != new.log_level,
+        anomaly=old.anomaly != new.anomaly,
     )

@@ -19,7 +19,9 @@ import argparse
 import itertools
 import json
 import math
+import queue
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +30,12 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from agent.counting import CountingConfig, CountingPipeline, LineConfig
+from agent.counting import CountingPipeline
+from agent.counting_config import CountingConfig, LineConfig
 
 if TYPE_CHECKING:
+    import cv2
+
     from agent.camera_counter import CameraCounter
     from agent.config import CameraSensorConfig
 
@@ -333,11 +338,82 @@ def camera_sensor(config: Path | None, sensor: str | None) -> CameraSensorConfig
     return cameras[0]
 
 
+READ_AHEAD = 4  # decoded frames waiting for analysis: enough to keep the decoder busy, a few MB at most
+
+
+class _ClipFrames:
+    """The clip's due frames, decoded on a reader thread a few frames ahead of the analysis.
+
+    The live camera reads frames on its own thread too, so decoding overlaps with detection there; replay
+    does the same. Unlike the live camera it never drops a frame because the analysis is slow (replay is
+    for validating a line, so every frame the sensor's `fps` makes due is analysed, in order, whatever the
+    CPU): a full queue makes the reader wait. Frames the sensor's `fps` skips are only grabbed, not
+    converted into images.
+    """
+
+    def __init__(self, capture: cv2.VideoCapture, clip_fps: float, fps: float) -> None:
+        self._capture = capture
+        self._clip_fps = clip_fps
+        self._period = 1.0 / fps
+        self._queue: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue(READ_AHEAD)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.frames = 0  # frames read from the clip so far, analysed or skipped
+        self._thread = threading.Thread(target=self._run, name="replay-reader", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[float, np.ndarray] | None) -> bool:
+        """Queue an item, waiting for room; False if `close` was called meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        due = 0.0
+        try:
+            while not self._stop.is_set():
+                t = self.frames / self._clip_fps
+                if t + 1e-9 < due:  # the live camera would have dropped this frame
+                    if not self._capture.grab():
+                        break
+                    self.frames += 1
+                    continue
+                ok, frame = self._capture.read()
+                if not ok or frame is None:
+                    break
+                self.frames += 1
+                due += self._period
+                if not self._put((t, frame)):
+                    return
+        except BaseException as e:  # handed to the analysing thread, which raises it
+            self._error = e
+        finally:
+            self._put(None)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        """(clip time, frame) of every due frame, in order; raises what the reader failed with."""
+        while (item := self._queue.get()) is not None:
+            yield item
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Stop reading and wait for the reader, so the capture can be released."""
+        self._stop.set()
+        self._thread.join()
+
+
 def replay_video(sensor: CameraSensorConfig, clip: Path, interval_s: float,
                  counter: CameraCounter | None = None) -> list[dict[str, Any]]:
     """Every interval of clip time (from 0) with the sensor's ins and outs and each line's counts.
 
-    The clip's frames are sampled at the sensor's `fps`, as the live camera analyses them.
+    The clip's frames are sampled at the sensor's `fps`, as the live camera analyses them; decoding runs
+    on a reader thread (`_ClipFrames`), the analysis here, and the result is the same as reading serially.
     """
     import cv2
 
@@ -346,37 +422,33 @@ def replay_video(sensor: CameraSensorConfig, clip: Path, interval_s: float,
     if not clip.is_file():
         raise ReplayError(f"{clip}: no such video file")
     capture = cv2.VideoCapture(str(clip))
-    if not capture.isOpened():
-        raise ReplayError(f"{clip}: cannot open the video")
-    counter = counter if counter is not None else CameraCounter(sensor)
-    clip_fps = capture.get(cv2.CAP_PROP_FPS) or sensor.fps
-    rows: list[dict[str, Any]] = []
-    bucket, ins, outs, index, due = 0, 0, 0, 0, 0.0
-
-    def close(end: float) -> None:
-        lines = counter.pipeline.close_interval()["lines"] if counter.pipeline is not None else {}
-        rows.append({"start": bucket * interval_s, "end": end, "ins": ins, "outs": outs, "lines": lines})
-
     try:
-        while True:
-            ok, frame = capture.read()
-            if not ok or frame is None:
-                break
-            t = index / clip_fps
-            index += 1
-            if t + 1e-9 < due:
-                continue  # the live camera would have dropped this frame
-            due += 1.0 / sensor.fps
-            while t >= (bucket + 1) * interval_s:
-                close((bucket + 1) * interval_s)
-                bucket, ins, outs = bucket + 1, 0, 0
-            step = counter.step(frame, t)
-            ins, outs = ins + step.ins, outs + step.outs
+        if not capture.isOpened():
+            raise ReplayError(f"{clip}: cannot open the video")
+        counter = counter if counter is not None else CameraCounter(sensor)
+        clip_fps = capture.get(cv2.CAP_PROP_FPS) or sensor.fps
+        rows: list[dict[str, Any]] = []
+        bucket, ins, outs = 0, 0, 0
+
+        def close(end: float) -> None:
+            lines = counter.pipeline.close_interval()["lines"] if counter.pipeline is not None else {}
+            rows.append({"start": bucket * interval_s, "end": end, "ins": ins, "outs": outs, "lines": lines})
+
+        frames = _ClipFrames(capture, clip_fps, sensor.fps)
+        try:
+            for t, frame in frames:
+                while t >= (bucket + 1) * interval_s:
+                    close((bucket + 1) * interval_s)
+                    bucket, ins, outs = bucket + 1, 0, 0
+                step = counter.step(frame, t)
+                ins, outs = ins + step.ins, outs + step.outs
+        finally:
+            frames.close()
     finally:
         capture.release()
-    if index == 0:
+    if frames.frames == 0:
         raise ReplayError(f"{clip}: no frame could be read")
-    close(min((bucket + 1) * interval_s, index / clip_fps))
+    close(min((bucket + 1) * interval_s, frames.frames / clip_fps))
     return rows
 
 

@@ -24,10 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import __version__
-from agent.aggregation import ClosedInterval, SensorAggregator, day_start
+from agent.aggregation import CameraCounts, ClosedInterval, SensorAggregator, day_start
 from agent.anomaly import OrderError
 from agent.commands import CommandFailed, dispatch
-from agent.config import AgentConfig, ConfigError, LineSensorConfig, ModbusSensorConfig, SensorConfig, interval_text
+from agent.config import (
+    ANOMALY_MIN_INTERVAL_S,
+    AgentConfig,
+    CameraSensorConfig,
+    ConfigError,
+    LineSensorConfig,
+    ModbusSensorConfig,
+    SensorConfig,
+    interval_text,
+)
 from agent.console import Console
 from agent.discovery import (
     BIRTH_PAYLOAD,
@@ -70,7 +79,6 @@ STATE_MIN_PERIOD_S = 5.0
 STATUS_MIN_PERIOD_S = 1.0
 """A flapping source renews the STATUS= line at most this often."""
 SOURCE_STOP_S = 1.0
-ANOMALY_STATE_KEY = "anomaly:{sensor}"
 """Store key of a sensor's detector state: beside its aggregator state (':' is not allowed in a sensor id),
 so the frequent checkpoints of open-interval counts do not rewrite the larger detector state."""
 REPUBLISH_ROW_OVERHEAD = 64
@@ -142,13 +150,16 @@ class Agent:
         self.aggregators: dict[str, SensorAggregator] = {
             s.id: self._new_aggregator(s, states.get(s.id), now) for s in cfg.sensors
         }
-        # Detector states as last committed, also of sensors scored by no detector now (detection turned
-        # off, sensor removed by a reload), so that they are kept and resume where they were.
-        self._anomaly_states: dict[str, dict] = {
-            key.split(":", 1)[1]: state for key, state in states.items() if key.startswith("anomaly:")
-        }
+        # Detector states stay in the store also while no detector scores their sensor (detection turned off,
+        # sensor removed by a reload), so that they resume where they were.
         self.anomaly: dict[str, SensorAnomaly] = {}
         self._restoring: dict[str, threading.Thread] = {}
+        if cfg.anomaly.enabled and not cfg.scores_anomalies:
+            log.info(
+                "anomaly scoring is off: it needs intervals of at least %s, these are %s",
+                interval_text(ANOMALY_MIN_INTERVAL_S),
+                interval_text(cfg.intervals.length),
+            )
         for s in cfg.sensors:
             self._add_anomaly(s.id)
         self._latest_score: dict[str, _LatestScore] = {}
@@ -176,24 +187,27 @@ class Agent:
         counter_bits = s.counter_bits if isinstance(s, LineSensorConfig | ModbusSensorConfig) else 32
         max_step = s.max_step if isinstance(s, LineSensorConfig | ModbusSensorConfig) else 10000
         args = (s.id, int(self.cfg.intervals.length), self.tz, self.cfg.intervals.occupancy_reset, now)
+        kw: dict[str, Any] = {"counter_bits": counter_bits, "max_step": max_step}
+        if isinstance(s, CameraSensorConfig):
+            kw.update(lines=[line.name for line in s.counting.lines], zones=[zone.name for zone in s.counting.zones])
         try:
-            return SensorAggregator(*args, state=state, counter_bits=counter_bits, max_step=max_step)
+            return SensorAggregator(*args, state=state, **kw)
         except ValueError as e:
             log.error("%s: saved state unusable (%s); starting this sensor afresh", s.id, e)
-            return SensorAggregator(*args, counter_bits=counter_bits, max_step=max_step)
+            return SensorAggregator(*args, **kw)
 
     def _add_anomaly(self, sensor: str) -> None:
         """Start scoring `sensor`, from its committed detector state if there is a usable one."""
-        if not self.cfg.anomaly.enabled:
+        if not self.cfg.scores_anomalies:
             return
         args = (sensor, self.cfg.anomaly, int(self.cfg.intervals.length), self.tz)
         try:
-            scorer = SensorAnomaly(*args, state=self._anomaly_states.get(sensor))
+            scorer = SensorAnomaly(*args, state=self.store.load_anomaly(sensor))
         except ValueError as e:
             log.error("%s: saved anomaly detector state unusable (%s); its warm-up starts afresh", sensor, e)
             scorer = SensorAnomaly(*args)
         self.anomaly[sensor] = scorer
-        # Expanding a saved detector takes a while for short intervals (a slot per second of the week): done
+        # Expanding a saved detector into its week of slots (10080 per count at 1-minute intervals) is done
         # meanwhile, so that it neither delays the start nor the first close. Only `_score` waits for it.
         thread = threading.Thread(target=_prepare, args=(scorer,), name=f"anomaly-{sensor}", daemon=True)
         self._restoring[sensor] = thread
@@ -221,6 +235,13 @@ class Agent:
             agg = self.aggregators.get(sensor)
             if agg is not None:
                 agg.add(ins, outs, at)
+                self._dirty.add(sensor)
+
+    def add_camera(self, sensor: str, ins: int, outs: int, counts: CameraCounts, at: float) -> None:
+        with self._lock:
+            agg = self.aggregators.get(sensor)
+            if agg is not None:
+                agg.add_camera(ins, outs, counts, at)
                 self._dirty.add(sensor)
 
     def add_totals(self, sensor: str, in_total: int, out_total: int, at: float) -> None:
@@ -341,17 +362,18 @@ class Agent:
             self._latest_score[c.sensor] = _latest_score(anomaly)
             payload = interval_payload(c, self.cfg.site, self.cfg.device, self.tz, anomaly)
             records.append((c, self.topics.interval(c.sensor), payload.model_dump_json().encode()))
+        changes = {}
         for sensor in dict.fromkeys(c.sensor for c in closed):
             scorer = self.anomaly.get(sensor)
             if scorer is None:
                 continue
             try:
-                self._anomaly_states[sensor] = scorer.snapshot()
+                changes[sensor] = scorer.changes()
             except Exception as exc:  # noqa: BLE001 - the intervals are committed with the last good detector state
                 self._unexpected(f"saving the anomaly detector of {sensor}", exc)
-                continue
-            states[ANOMALY_STATE_KEY.format(sensor=sensor)] = self._anomaly_states[sensor]
-        self.store.commit_close(records, states, events)
+        self.store.commit_close(records, states, events, changes)
+        for sensor, change in changes.items():
+            self.anomaly[sensor].saved(change)
         if self.publisher is not None:
             self.publisher.wake()
         for c in closed:
@@ -530,6 +552,10 @@ class Agent:
                 rejected_lines=rejected,
                 fps=_reading(source, "fps"),
                 latency_ms=_reading(source, "latency_ms"),
+                inference_ms=_reading(source, "inference_ms"),
+                frames=_count(source, "frames"),
+                dropped_frames=_count(source, "dropped_frames"),
+                dropped_frames_recent=_count(source, "dropped_frames_recent"),
             )
         depth, oldest = self.store.outbox_stats()
         mqtt = None
@@ -588,6 +614,7 @@ class Agent:
             at=local_iso(now, self.tz),
             source_up=up,
             occupancy=live["occupancy"],
+            zone_occupancy=live["zone_occupancy"],
             day_start=local_iso(today.day_start, self.tz),
             ins_today=today.ins + open_ins,
             outs_today=today.outs + open_outs,
@@ -778,6 +805,8 @@ class Agent:
             self.anomaly.pop(sid, None)
         for sid in plan.added:
             self._add_anomaly(sid)
+        if plan.anomaly:
+            self._retune_anomaly(old, new)
         if plan.log_level:
             logging.getLogger().setLevel(new.log_level.upper())
         if plan.health:
@@ -788,6 +817,22 @@ class Agent:
                 self.publisher.publish_retained(self.topics.state(sid), b"")
             for sensor in self.aggregators:
                 self._publish_state(sensor, now)
+
+    def _retune_anomaly(self, old: AgentConfig, new: AgentConfig) -> None:
+        """Follow new anomaly settings; what was learned is kept (see `agent.reload`)."""
+        for thread in self._restoring.values():
+            thread.join()
+        self._restoring.clear()
+        if not new.scores_anomalies:
+            # Everything scored is committed (the reload closed what was due): the store keeps it for later.
+            self.anomaly.clear()
+        elif not old.scores_anomalies:
+            for sensor in self.aggregators:
+                if sensor not in self.anomaly:
+                    self._add_anomaly(sensor)
+        else:
+            for scorer in self.anomaly.values():
+                scorer.retune(new.anomaly)
 
     def _rewire_mqtt(self, old: AgentConfig, new: AgentConfig, plan: ReloadPlan) -> None:
         """Follow new broker and discovery settings: withdraw from the old, announce to the new."""
@@ -810,9 +855,16 @@ class Agent:
 
 
 def _reading(source: Source | None, name: str) -> float | None:
-    """A measurement a source may expose (camera sources: `fps`, `latency_ms`); None when it has none."""
+    """A measurement a source may expose (camera sources: `fps`, `latency_ms`, `inference_ms`); None when it
+    has none."""
     value = getattr(source, name, None)
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _count(source: Source | None, name: str) -> int | None:
+    """A count a source may expose (camera sources: `frames`, `dropped_frames`); None when it has none."""
+    value = getattr(source, name, None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _prepare(scorer: SensorAnomaly) -> None:

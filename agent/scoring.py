@@ -36,7 +36,9 @@ from pydantic import ValidationError
 from agent.anomaly import WEEK_S, AnomalyDetector, AnomalySettings, OrderError
 
 EXIT_INPUT = 2
-_CHUNK_CHARS = 1 << 21
+# Small enough that a block's columns (a few thousand rows) stay in the CPU cache between the passes over
+# them: 256 KiB blocks score about 10 % faster than 2 MiB ones on hourly sensor data.
+_CHUNK_CHARS = 1 << 18
 _TS_CACHE_MAX = 200_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -188,15 +190,21 @@ class _Sensor:
     """Per-sensor detector and the last instant seen (for the order check)."""
 
     detector: AnomalyDetector
-    quoted: str
     last: int | None = None
     last_line: int = 0
 
 
-# Output cells carry their leading comma (and the last one the newline), so a chunk's output is one
-# "".join over the columns interleaved by slice assignment, with no per-row join.
-_FLAG_LAST = {True: ",true\n", False: ",false\n"}
-_FLAG_MID = {True: ",true", False: ",false"}
+def _positions(values: list[Any], target: object) -> list[int]:
+    """Indices of `target` in `values`, found by C-level scans (it is rare: warm-up, gaps, anomalies)."""
+    found: list[int] = []
+    i = -1
+    index = values.index
+    try:
+        while True:
+            i = index(target, i + 1)
+            found.append(i)
+    except ValueError:
+        return found
 
 
 def _no_line(row: int) -> int:
@@ -217,32 +225,42 @@ def _cycle(names: list[str]) -> int | None:
 class _Tables:
     """Number formatting by table look-up: formatting floats one by one costs more than the detector.
 
-    Values are scaled to integers with numpy (rint), looked up in tables of ready-made strings, and
-    the rare value outside the tables is formatted directly. Built on first use, not at import.
+    Values are scaled to integers with numpy (rint), looked up in tables of ready-made strings (numpy
+    object arrays, so the look-up is one `take`), and the rare value outside the tables is formatted
+    directly. Built on first use, not at import.
     """
 
     _TENTHS_MAX = 100_000  # expected counts up to 9999.9 by table
     _HUNDREDTHS_MAX = 10_000  # |z| up to 99.99 by table
 
     def __init__(self) -> None:
-        self._tenths: list[str] | None = None
-        self._hundredths: list[str] | None = None
+        self._tenths: np.ndarray | None = None
+        self._hundredths: np.ndarray | None = None
+        self._suffixed: dict[str, np.ndarray] = {}
 
     @property
-    def tenths(self) -> list[str]:
+    def tenths(self) -> np.ndarray:
         if self._tenths is None:
-            self._tenths = [f",{i // 10}.{i % 10}" for i in range(self._TENTHS_MAX)]
+            self._tenths = np.array([f",{i // 10}.{i % 10}" for i in range(self._TENTHS_MAX)], dtype=object)
         return self._tenths
 
     @property
-    def hundredths(self) -> list[str]:
+    def hundredths(self) -> np.ndarray:
         if self._hundredths is None:
             half = self._HUNDREDTHS_MAX
             neg = [f",-{i // 100}.{i % 100:02d}" for i in range(half, 0, -1)]
-            self._hundredths = neg + [f",{i // 100}.{i % 100:02d}" for i in range(half)]
+            pos = [f",{i // 100}.{i % 100:02d}" for i in range(half)]
+            self._hundredths = np.array(neg + pos, dtype=object)
         return self._hundredths
 
-    def format(self, values: list[float], scale: int, table: list[str], fallback: str) -> list[str]:
+    def hundredths_then(self, suffix: str) -> np.ndarray:
+        """The hundredths table with `suffix` after every entry."""
+        table = self._suffixed.get(suffix)
+        if table is None:
+            table = self._suffixed[suffix] = self.hundredths + suffix
+        return table
+
+    def format(self, values: list[float], scale: int, table: np.ndarray, fallback: str) -> list[str]:
         """Strings of `values` at 1/scale resolution (rounded half to even, like the fallback format), each
         with a leading comma."""
         offset = self._HUNDREDTHS_MAX if scale == 100 else 0
@@ -250,11 +268,11 @@ class _Tables:
         out_of_range = (idx < 0) | (idx >= len(table))
         if out_of_range.any():
             idx[out_of_range] = 0
-            strings = list(map(table.__getitem__, idx.tolist()))
+            strings: list[str] = table.take(idx).tolist()
             for i in np.flatnonzero(out_of_range).tolist():
                 strings[i] = fallback % values[i]
             return strings
-        return list(map(table.__getitem__, idx.tolist()))
+        return table.take(idx).tolist()
 
 
 _TABLES = _Tables()
@@ -271,14 +289,12 @@ class _Scorer:
         self.three = False
         self.name_ids: dict[str, int] = {}
         self.count_cache: dict[str, float | None] = {}
-        self.plain_names = True
+        self.mids: dict[str, str] = {}
 
     def sensor(self, name: str) -> _Sensor:
         st = self.sensors.get(name)
         if st is None:
-            st = self.sensors[name] = _Sensor(AnomalyDetector(self.settings, self.interval_s), _quote(name))
-            if st.quoted != name:
-                self.plain_names = False
+            st = self.sensors[name] = _Sensor(AnomalyDetector(self.settings, self.interval_s))
         return st
 
     def run(self, source: TextIO, out: TextIO) -> None:
@@ -409,32 +425,38 @@ class _Scorer:
             counts = counts[:stop]
             if names is not None:
                 del names[stop:]
-        blank: list[int] = []
-        if None in out_z:
-            # Warm-up and missing data: format as if 0, then blank those cells (cheaper than a slow path).
-            blank = [i for i, z in enumerate(out_z) if z is None]
-            keep_expected = [out_e[i] is not None and counts[i] is not None for i in blank]
-            for i in blank:
-                out_z[i] = 0.0
-                if out_e[i] is None:
-                    out_e[i] = 0.0
+        # Warm-up and missing data: format as if 0, then blank those cells (cheaper than a slow path).
+        blank = _positions(out_z, None)
+        keep_expected = [out_e[i] is not None and counts[i] is not None for i in blank]
+        for i in blank:
+            out_z[i] = 0.0
+            if out_e[i] is None:
+                out_e[i] = 0.0
         rows_out = len(stamps)
         exp_s = _TABLES.format(out_e, 10, _TABLES.tenths, ",%.1f")
-        z_s = _TABLES.format(out_z, 100, _TABLES.hundredths, ",%.2f")
-        flag_s = list(map((_FLAG_MID if self.faults else _FLAG_LAST).__getitem__, out_a))
-        empty_flag = "," if self.faults else ",\n"
-        for i, keep in zip(blank, keep_expected, strict=True) if blank else ():
-            z_s[i] = ","
-            flag_s[i] = empty_flag
+        # z and the anomaly flag are one cell: the table holds z with ",false" after it, and the few
+        # flagged rows are patched.
+        false, true = (",false", ",true") if self.faults else (",false\n", ",true\n")
+        zf_s = _TABLES.format(out_z, 100, _TABLES.hundredths_then(false), ",%.2f" + false)
+        cut = -len(false)
+        for i in _positions(out_a, True):
+            zf_s[i] = zf_s[i][:cut] + true
+        empty = ",," if self.faults else ",,\n"
+        for i, keep in zip(blank, keep_expected, strict=True):
+            zf_s[i] = empty
             if not keep:
                 exp_s[i] = ","
-        cols: list[list[str]]
+        # Output cells carry their leading comma (and the last one the newline), so the block's output is
+        # one "".join over the columns interleaved by slice assignment, with no per-row join; the sensor
+        # cell comes with the commas around it, one string per sensor.
+        mid_of = self.mids
         if names is None:
-            cols = [stamps, ["," + _quote(self.default_sensor) + ","] * rows_out, ctexts]
+            mids = [mid_of.setdefault(self.default_sensor, "," + _quote(self.default_sensor) + ",")] * rows_out
         else:
-            quoted = names if self.plain_names else [_quote(x) for x in names]
-            cols = [stamps, [","] * rows_out, quoted, [","] * rows_out, ctexts]
-        cols += [exp_s, z_s, flag_s]
+            for name in set(names).difference(mid_of):
+                mid_of[name] = "," + _quote(name) + ","
+            mids = list(map(mid_of.__getitem__, names))
+        cols: list[list[str]] = [stamps, mids, ctexts, exp_s, zf_s]
         if self.faults:
             cols.append([",\n" if f is None else "," + f + "\n" for f in out_f])
         if rows_out:

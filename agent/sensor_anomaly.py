@@ -6,16 +6,18 @@ outs: a blocked exit shows in outs only); occupancy is derived from both and wou
 An interval without any coverage is scored as "no data", which the detector reports as a fault and does
 not learn from, so a dead source never teaches the profile that the shop is empty.
 
-The state goes to the store with every close, so it is kept compact: the detector's per-slot lists are
-written only for the slots this sensor has touched (a one-second test interval has 604800 slots per
-week, a few of which are used), and restored to exactly the detector's own snapshot. The restore is
-checked at once but carried out when the first interval closes, so that short intervals (many slots)
-do not delay the start.
+The state is committed with every close, in the same transaction as the interval, and a close changes
+one interval-of-week per detector plus a few scalars. So the state is kept in the form of a small
+document (the scalars and the open episodes) and one row per (slot, metric) the sensor has used:
+`changes()` gives the document and the rows scored since the last commit, not the whole week. The one
+exception is a detector that starts afresh (relearning after a long outage, or a fresh start replacing
+an unusable state): every slot it had learned is forgotten at once, so its changes replace all rows.
+The restore is checked at once but carried out when the first interval closes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -23,9 +25,28 @@ from agent.aggregation import ClosedInterval
 from agent.anomaly import AnomalyDetector, AnomalyEvent, AnomalyEvents, AnomalySettings, Score, week_slot
 
 METRICS = ("ins", "outs")
-STATE_VERSION = 1
-_SLOT_DEFAULTS: dict[str, float | int] = {"profile": 0.0, "profile_sd": 1.0, "noise_mult": 1.0, "seen": 0}
-"""The detector's per-slot lists and the value a slot holds before it is first scored."""
+STATE_VERSION = 2
+LEGACY_STATE_VERSION = 1
+"""The whole-state document (every touched slot in one JSON value) written by earlier agents."""
+SLOT_FIELDS = ("profile", "profile_sd", "noise_mult", "seen")
+"""The detector's per-slot values, in the order of a `SlotRow` after its slot and metric."""
+
+SlotRow = tuple[int, str, float, float, float, int]
+"""(slot, metric, profile, profile_sd, noise_mult, seen): one interval-of-week of one detector."""
+
+
+@dataclass(frozen=True)
+class AnomalyState:
+    """A sensor's detector state as the store keeps it: everything but the per-slot values in `document`,
+    and one row per (slot, metric).
+
+    As changes of a running scorer, `rows` are the slots scored since the last commit and update the stored
+    rows; with `replace` they are all there is, and stored rows of this sensor not among them are deleted.
+    """
+
+    document: dict[str, Any]
+    rows: list[SlotRow] = field(default_factory=list)
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,7 +58,7 @@ class IntervalScores:
 
 
 class SensorAnomaly:
-    """Scores the closed intervals of one sensor, in order; `snapshot()` / `state=` carry it across restarts.
+    """Scores the closed intervals of one sensor, in order; `changes()` / `state=` carry it across restarts.
 
     A restored instance gives exactly the scores and events the original would have given.
     """
@@ -48,15 +69,20 @@ class SensorAnomaly:
         settings: AnomalySettings,
         interval_s: int,
         tz: tzinfo,
-        state: dict[str, Any] | None = None,
+        state: AnomalyState | None = None,
     ) -> None:
         self.sensor = sensor
         self.settings = settings
         self.interval_s = interval_s
         self.tz = tz
-        self._touched: set[int] = set()
         self._detectors: dict[str, AnomalyDetector] | None = None
-        self._saved: dict[str, Any] | None = None
+        self._saved: AnomalyState | None = None
+        self._dirty: set[int] = set()
+        # A fresh scorer replaces whatever an earlier (unusable, or abandoned) state left in the store.
+        self._replace = state is None
+        # Per metric, the last two distinct slots the detector had seen: if one of them that was not just
+        # scored reads as unseen afterwards, the detector has started afresh (nothing else lowers `seen`).
+        self._witnesses: dict[str, list[int]] = {m: [] for m in METRICS}
         self.events = {m: AnomalyEvents(sensor, m) for m in METRICS}
         if state is not None:
             try:
@@ -72,7 +98,11 @@ class SensorAnomaly:
             saved, self._saved = self._saved, None
             self._detectors = {m: AnomalyDetector(self.settings, self.interval_s) for m in METRICS}
             if saved is not None:
-                self._detectors = self._restore(saved)
+                try:
+                    self._detectors = self._restore(saved)
+                except BaseException:
+                    self._replace = True  # the fresh detectors must not be mixed with the stored rows
+                    raise
         return self._detectors
 
     def slot(self, start: float) -> int:
@@ -86,68 +116,124 @@ class SensorAnomaly:
         no_data = closed.coverage_s <= 0.0
         scores: dict[str, Score] = {}
         events: list[AnomalyEvent] = []
-        self._touched.add(slot)
+        detectors = self.detectors
+        self._dirty.add(slot)
         for metric in METRICS:
+            detector = detectors[metric]
             count = None if no_data else float(getattr(closed, metric))
-            score = self.detectors[metric].update(closed.start, count, slot)
+            witnesses = self._witnesses[metric]
+            witness = next((w for w in witnesses if w != slot), None)
+            score = detector.update(closed.start, count, slot)
             scores[metric] = score
             events.extend(self.events[metric].feed(closed.start, closed.end, count, score))
+            seen = detector.snapshot((slot,) if witness is None else (slot, witness))["seen"]
+            if witness is not None and seen[1] == 0:
+                self._replace = True
+                witnesses.clear()
+            if seen[0]:
+                witnesses[:] = [slot, *(w for w in witnesses if w != slot)][:2]
         return IntervalScores(scores, events)
 
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-serialisable state: per metric, the detector (touched slots only) and the open episode."""
-        if self._saved is not None:
-            return self._saved
-        slots = sorted(self._touched)
-        metrics = {}
-        for metric in METRICS:
-            detector = self.detectors[metric].snapshot()
-            for key in _SLOT_DEFAULTS:
-                full = detector[key]
-                detector[key] = [full[s] for s in slots]
-            metrics[metric] = {"detector": detector, "events": self.events[metric].snapshot()}
-        return {"version": STATE_VERSION, "interval_s": self.interval_s, "slots": slots, "metrics": metrics}
+    def retune(self, settings: AnomalySettings) -> None:
+        """Score from now on with new settings, keeping everything learned (see `agent.reload`)."""
+        self.settings = settings
+        if self._detectors is not None:
+            self._detectors = {
+                m: AnomalyDetector(settings, self.interval_s, state=d.snapshot()) for m, d in self._detectors.items()
+            }
 
-    def _check(self, state: dict[str, Any]) -> None:
-        """Refuse a state that cannot be restored, and take over the open episodes and touched slots."""
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"anomaly state version {state.get('version')!r} is not {STATE_VERSION}")
-        if state.get("interval_s") != self.interval_s:
-            raise ValueError(f"anomaly state is for {state.get('interval_s')} s intervals, not {self.interval_s} s")
-        slots = [int(s) for s in state["slots"]]
+    def changes(self) -> AnomalyState:
+        """What to commit with the intervals scored since the last `saved()`: the document and their slots
+        (all slots, replacing the stored ones, after a fresh start)."""
+        return self.state() if self._replace else self._state(sorted(self._dirty), False)
+
+    def saved(self, changes: AnomalyState) -> None:
+        """`changes` are committed: they need not be written again."""
+        if changes.replace:
+            self._replace = False
+            self._dirty.clear()
+        else:
+            self._dirty.difference_update(row[0] for row in changes.rows)
+
+    def state(self) -> AnomalyState:
+        """The whole state: the document and a row for every slot either detector has seen."""
+        seen = [self.detectors[m].snapshot()["seen"] for m in METRICS]
+        slots = [s for s, counts in enumerate(zip(*seen, strict=True)) if any(counts)]
+        return self._state(slots, True)
+
+    def _state(self, slots: list[int], replace: bool) -> AnomalyState:
+        metrics: dict[str, Any] = {}
+        rows: list[SlotRow] = []
+        for metric in METRICS:
+            detector = self.detectors[metric].snapshot(slots)
+            del detector["slots"]
+            columns = [detector.pop(key) for key in SLOT_FIELDS]
+            rows.extend((s, metric, *values) for s, *values in zip(slots, *columns, strict=True))  # type: ignore[misc]
+            metrics[metric] = {"detector": detector, "events": self.events[metric].snapshot()}
+        rows.sort(key=lambda row: row[0])
+        document = {"version": STATE_VERSION, "interval_s": self.interval_s, "metrics": metrics}
+        return AnomalyState(document, rows, replace)
+
+    def _check(self, state: AnomalyState) -> None:
+        """Refuse a state that cannot be restored, and take over the open episodes."""
+        document = state.document
+        if document.get("version") != STATE_VERSION:
+            raise ValueError(f"anomaly state version {document.get('version')!r} is not {STATE_VERSION}")
+        if document.get("interval_s") != self.interval_s:
+            raise ValueError(f"anomaly state is for {document.get('interval_s')} s intervals, not {self.interval_s} s")
         n = 7 * 86400 // self.interval_s
-        if any(not 0 <= s < n for s in slots):
-            raise ValueError("anomaly state has a slot out of range")
+        for row in state.rows:
+            if len(row) != 2 + len(SLOT_FIELDS) or row[1] not in METRICS:
+                raise ValueError(f"anomaly state has a malformed slot row {row!r}")
+            if not 0 <= int(row[0]) < n:
+                raise ValueError(f"anomaly state has slot {row[0]} out of range")
         events = {}
         for metric in METRICS:
-            saved = state["metrics"][metric]
-            detector = saved["detector"]
-            if detector.get("interval_s") != self.interval_s:
+            saved = document["metrics"][metric]
+            if saved["detector"].get("interval_s") != self.interval_s:
                 raise ValueError(f"anomaly state of {metric} is for another interval length")
-            for key in _SLOT_DEFAULTS:
-                values = detector[key]
-                if len(values) != len(slots):
-                    raise ValueError(f"anomaly state of {metric} has {len(values)} {key} values for {len(slots)} slots")
-            missing = [
-                k for k in ("level", "noise", "steps", "run", "fault_runs", "last_t", "learned_t") if k not in detector
-            ]
-            if missing:
-                raise ValueError(f"anomaly state of {metric} lacks {', '.join(missing)}")
             events[metric] = AnomalyEvents(self.sensor, metric, state=saved["events"])
         self.events = events
-        self._touched = set(slots)
 
-    def _restore(self, state: dict[str, Any]) -> dict[str, AnomalyDetector]:
-        """The detectors of a checked state, their slot lists expanded to the detector's own format."""
-        slots = state["slots"]
-        n = 7 * 86400 // self.interval_s
+    def _restore(self, state: AnomalyState) -> dict[str, AnomalyDetector]:
+        """The detectors of a checked state: the document's scalars with the rows as sparse slot lists."""
         detectors = {}
         for metric in METRICS:
-            detector = dict(state["metrics"][metric]["detector"])
-            for key, default in _SLOT_DEFAULTS.items():
-                full = [default] * n
-                for s, v in zip(slots, detector[key], strict=True):
-                    full[s] = v
-                detector[key] = full
+            rows = sorted(row for row in state.rows if row[1] == metric)
+            detector = dict(state.document["metrics"][metric]["detector"])
+            detector["slots"] = [int(row[0]) for row in rows]
+            for i, key in enumerate(SLOT_FIELDS, start=2):
+                detector[key] = [row[i] for row in rows]
             detectors[metric] = AnomalyDetector(self.settings, self.interval_s, state=detector)
+            self._witnesses[metric] = [int(row[0]) for row in reversed(rows) if row[5]][:2]
         return detectors
+
+
+def legacy_state(blob: dict[str, Any]) -> AnomalyState:
+    """The rows and document of a whole-state document written by an earlier agent (version 1).
+
+    Raises ValueError if it is not one.
+    """
+    try:
+        if blob.get("version") != LEGACY_STATE_VERSION:
+            raise ValueError(f"anomaly state version {blob.get('version')!r} is not {LEGACY_STATE_VERSION}")
+        slots = [int(s) for s in blob["slots"]]
+        metrics: dict[str, Any] = {}
+        rows: list[SlotRow] = []
+        for metric in METRICS:
+            saved = blob["metrics"][metric]
+            detector = dict(saved["detector"])
+            columns = [detector.pop(key) for key in SLOT_FIELDS]
+            if any(len(column) != len(slots) for column in columns):
+                raise ValueError(f"anomaly state of {metric} has slot lists of the wrong length")
+            rows.extend(
+                (s, metric, float(p), float(sd), float(m), int(n))
+                for s, p, sd, m, n in zip(slots, *columns, strict=True)
+            )
+            metrics[metric] = {"detector": detector, "events": saved["events"]}
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"malformed anomaly state ({type(e).__name__}: {e})") from None
+    rows.sort(key=lambda row: row[0])
+    return AnomalyState(
+        {"version": STATE_VERSION, "interval_s": blob.get("interval_s"), "metrics": metrics}, rows, True
+    )

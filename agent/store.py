@@ -1,8 +1,9 @@
 """Durable local storage: closed intervals, the MQTT outbox and sensor state in one SQLite file.
 
 The store is what makes "no closed interval is ever lost" true. A closed interval, its outbox message and the
-aggregator state that produced it are written in one transaction, so after a crash (kill -9, power cut) the
-database holds either all of them or none, and replaying the close after a restart is a no-op.
+aggregator and anomaly detector state that produced it are written in one transaction, so after a crash
+(kill -9, power cut) the database holds either all of them or none, and replaying the close after a restart
+is a no-op.
 
 SQLite runs in WAL mode with synchronous=FULL: a commit that returned is on disk. Every public method is a
 complete transaction (or a complete read), so no transaction is ever left open between calls. One connection
@@ -17,11 +18,13 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from agent.sensor_anomaly import SLOT_FIELDS, AnomalyState, legacy_state
 
 if TYPE_CHECKING:
     from agent.aggregation import ClosedInterval
@@ -31,8 +34,29 @@ log = logging.getLogger(__name__)
 DB_NAME = "footfall.db"
 BUSY_TIMEOUT_MS = 5000
 
+ANOMALY_LEGACY_PREFIX = "anomaly:"
+"""Key prefix of the whole-state detector documents that schema version 1 kept in sensor_state."""
+
+
+def _anomaly_tables_from_legacy(conn: sqlite3.Connection) -> None:
+    """Move every whole-state detector document into the per-slot tables, once, and remove it."""
+    legacy = conn.execute(
+        "SELECT sensor, state FROM sensor_state WHERE substr(sensor, 1, ?) = ?",
+        (len(ANOMALY_LEGACY_PREFIX), ANOMALY_LEGACY_PREFIX),
+    ).fetchall()
+    for key, text in legacy:
+        sensor = key[len(ANOMALY_LEGACY_PREFIX) :]
+        try:
+            state = legacy_state(json.loads(text))
+        except ValueError as e:
+            log.error("%s: stored anomaly detector state unusable (%s); its warm-up starts afresh", sensor, e)
+        else:
+            _write_anomaly(conn, sensor, state, time.time())
+        conn.execute("DELETE FROM sensor_state WHERE sensor = ?", (key,))
+
+
 # Each entry migrates the schema from version i to i + 1 inside one transaction. Append, never edit.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+_MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] = (
     (
         "CREATE TABLE intervals ("
         " sensor TEXT NOT NULL,"
@@ -54,6 +78,21 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_by_interval ON outbox (interval_sensor, interval_start)",
         "CREATE TABLE sensor_state (sensor TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL)",
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    ),
+    (
+        # A close rewrites one row per detector and the document, not the whole week (see sensor_anomaly).
+        # Keyed by slot before metric, so the two rows a close writes share a page.
+        "CREATE TABLE anomaly_slots ("
+        " sensor TEXT NOT NULL,"
+        " slot INTEGER NOT NULL,"
+        " metric TEXT NOT NULL,"
+        " profile REAL NOT NULL,"
+        " profile_sd REAL NOT NULL,"
+        " noise_mult REAL NOT NULL,"
+        " seen INTEGER NOT NULL,"
+        " PRIMARY KEY (sensor, slot, metric)) WITHOUT ROWID",
+        "CREATE TABLE anomaly_state (sensor TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL)",
+        _anomaly_tables_from_legacy,
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -148,7 +187,10 @@ class Store:
                 if version == SCHEMA_VERSION:
                     return
                 for statement in _MIGRATIONS[version]:
-                    conn.execute(statement)
+                    if isinstance(statement, str):
+                        conn.execute(statement)
+                    else:
+                        statement(conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
             log.info("store schema migrated to version %d", version + 1)
 
@@ -181,8 +223,10 @@ class Store:
         records: list[tuple[ClosedInterval, str, bytes]],
         states: dict[str, dict],
         messages: Iterable[tuple[str, bytes]] = (),
+        anomaly: dict[str, AnomalyState] | None = None,
     ) -> None:
-        """Store closed intervals, their outbox messages and the sensor states atomically.
+        """Store closed intervals, their outbox messages, the sensor states and the anomaly detectors' changes
+        (per sensor, see `SensorAnomaly.changes`) atomically.
 
         An interval already stored (same sensor and start) is skipped together with its message, so replaying a
         close after a restart never publishes twice. `messages` (topic, payload) are other durable QoS 1 messages
@@ -191,6 +235,10 @@ class Store:
         """
         now = time.time()
         encoded = _encode_states(states)
+        detectors = [
+            (sensor, state, json.dumps(state.document, separators=(",", ":")))
+            for sensor, state in (anomaly or {}).items()
+        ]
         with self._transaction() as conn:
             for interval, topic, payload in records:
                 cur = conn.execute(
@@ -211,6 +259,22 @@ class Store:
                 [(topic, bytes(payload), now) for topic, payload in messages],
             )
             _upsert_states(conn, encoded, now)
+            for sensor, state, document in detectors:
+                _write_anomaly(conn, sensor, state, now, document)
+
+    def load_anomaly(self, sensor: str) -> AnomalyState | None:
+        """A sensor's committed detector state (document and every slot row); None if it has none."""
+        with self._lock:
+            conn = self._db()
+            row = conn.execute("SELECT state FROM anomaly_state WHERE sensor = ?", (sensor,)).fetchone()
+            if row is None:
+                return None
+            rows = conn.execute(
+                f"SELECT slot, metric, {', '.join(SLOT_FIELDS)} FROM anomaly_slots"
+                " WHERE sensor = ? ORDER BY slot, metric",
+                (sensor,),
+            ).fetchall()
+        return AnomalyState(json.loads(row[0]), [tuple(r) for r in rows], replace=True)
 
     @staticmethod
     def _note_duplicate(conn: sqlite3.Connection, sensor: str, start: float, payload: bytes) -> None:
@@ -402,6 +466,26 @@ class Store:
 def _encode_states(states: dict[str, dict]) -> list[tuple[str, str]]:
     """Serialise before opening a transaction so a bad state cannot leave one half-written."""
     return [(sensor, json.dumps(state, separators=(",", ":"))) for sensor, state in states.items()]
+
+
+def _write_anomaly(
+    conn: sqlite3.Connection, sensor: str, state: AnomalyState, now: float, document: str | None = None
+) -> None:
+    """Upsert a detector's document and slot rows; a replacing state first drops the sensor's other rows."""
+    if state.replace:
+        conn.execute("DELETE FROM anomaly_slots WHERE sensor = ?", (sensor,))
+    conn.execute(
+        "INSERT INTO anomaly_state (sensor, state, updated) VALUES (?, ?, ?)"
+        " ON CONFLICT (sensor) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+        (sensor, document if document is not None else json.dumps(state.document, separators=(",", ":")), now),
+    )
+    columns = ", ".join(SLOT_FIELDS)
+    conn.executemany(
+        f"INSERT INTO anomaly_slots (sensor, slot, metric, {columns}) VALUES (?, ?, ?{', ?' * len(SLOT_FIELDS)})"
+        f" ON CONFLICT (sensor, slot, metric) DO UPDATE SET"
+        f" {', '.join(f'{c} = excluded.{c}' for c in SLOT_FIELDS)}",
+        [(sensor, *row) for row in state.rows],
+    )
 
 
 def _upsert_states(conn: sqlite3.Connection, encoded: list[tuple[str, str]], now: float) -> None:

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agent.counting_config import TrackerConfig
 
 # Process and measurement noise as fractions of the box size (the weights ByteTrack and DeepSORT use).
 _STD_POSITION = 1.0 / 20.0
@@ -33,67 +34,6 @@ _BIG = 1e6
 _TENTATIVE, _CONFIRMED, _LOST = 0, 1, 2
 _WH4 = np.array([2, 3, 2, 3])  # for cx, cy, w, h: the column (w or h) that scales its noise
 _X, _V, _PP, _PV, _VV = range(5)  # rows of a track's filter state: position, velocity, three covariances
-
-
-class TrackerConfig(BaseModel):
-    """Association thresholds and track life cycle of the people tracker."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    high_score: float = Field(
-        0.5, ge=0.0, le=1.0, title="High score",
-        description="Detections at or above this score are matched first and may start new tracks.",
-    )
-    low_score: float = Field(
-        0.1, ge=0.0, le=1.0, title="Low score",
-        description="Detections between this and high_score are only used to continue existing tracks "
-        "(partly hidden people); below it they are ignored.",
-    )
-    new_track_score: float = Field(
-        0.6, ge=0.0, le=1.0, title="New track score",
-        description="Minimum score of an unmatched detection to start a new (tentative) track.",
-    )
-    match_iou: float = Field(
-        0.2, gt=0.0, le=1.0, title="Match IoU",
-        description="Minimum overlap (intersection over union) between a track's predicted box and a "
-        "confident detection for them to be matched.",
-    )
-    low_match_iou: float = Field(
-        0.5, gt=0.0, le=1.0, title="Low-score match IoU",
-        description="Minimum overlap for matching a low-score detection to a track (stricter, since low "
-        "scores include clutter).",
-    )
-    tentative_match_iou: float = Field(
-        0.3, gt=0.0, le=1.0, title="Tentative match IoU",
-        description="Minimum overlap for continuing a tentative (not yet confirmed) track.",
-    )
-    recover_distance: float = Field(
-        1.0, ge=0.0, title="Recovery distance",
-        description="After the overlap stages, a confident detection left over may still continue a track "
-        "whose predicted centre is within this many box sizes (square root of box area): this re-finds people "
-        "who moved unlike the motion model during a gap, and keeps fast walkers with small boxes (heads seen "
-        "from above) from breaking into fresh tentative tracks before their speed is known. 0 disables it.",
-    )
-    min_hits: int = Field(
-        3, ge=1, le=100, title="Hits to confirm",
-        description="Number of matched detections before a track is confirmed. Unconfirmed tracks never count.",
-    )
-    max_tentative_misses: int = Field(
-        2, ge=0, le=100, title="Misses while tentative",
-        description="Consecutive frames a tentative track may go unmatched before it is dropped.",
-    )
-    max_age: int = Field(
-        75, ge=1, le=100000, title="Lost track lifetime",
-        description="Frames a confirmed track is kept after its last match (to survive occlusions) before it "
-        "is evicted; 75 is 3 s at 25 fps. Lines can hand a lost track's side over to a new track only while "
-        "the lost track is kept.",
-    )
-
-    @model_validator(mode="after")
-    def _ordered_scores(self) -> TrackerConfig:
-        if self.low_score > self.high_score:
-            raise ValueError("low_score must not exceed high_score")
-        return self
 
 
 class TrackState(enum.IntEnum):
@@ -162,6 +102,12 @@ def _xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
 def _cxcywh_to_xyxy(s: np.ndarray) -> np.ndarray:
     half = np.abs(s[:, 2:4]) * 0.5
     return np.concatenate([s[:, 0:2] - half, s[:, 0:2] + half], axis=1)
+
+
+def preload_solver() -> None:
+    """Import the assignment solver ahead of the first person in view: the import takes about half a second
+    (longer on a Pi), and paid mid-stream it stalls a live camera long enough to miss that person."""
+    from scipy.optimize import linear_sum_assignment  # noqa: F401
 
 
 def _assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.aggregation import MAX_CATCH_UP_S, ClosedInterval, SensorAggregator, day_start
+from agent.aggregation import (
+    DWELL_SAMPLES,
+    MAX_CATCH_UP_S,
+    CameraCounts,
+    ClosedInterval,
+    LineInterval,
+    SensorAggregator,
+    ZoneInterval,
+    ZoneStep,
+    day_start,
+)
 from agent.cumulative import Reading
 from agent.intervals import interval_start, local_iso
 
@@ -520,4 +530,123 @@ def test_closed_interval_is_a_plain_record() -> None:
         "rejected_lines",
         "disconnects",
         "counter_resets",
+        "lines",
+        "zones",
     }
+    assert c.lines is None and c.zones is None, "a serial sensor has no lines or zones"
+
+
+# -- camera sensors: per-line and per-zone counts
+
+
+def camera(now: float = T0, state: dict | None = None) -> SensorAggregator:
+    return make(now, state=state, lines=["door", "side"], zones=["queue", "shelf"])
+
+
+def report(lines: dict | None = None, **zones: ZoneStep) -> CameraCounts:
+    return CameraCounts(lines or {}, zones)
+
+
+def test_camera_counts_are_summed_per_wall_clock_interval_with_zeros_for_quiet_lines_and_zones() -> None:
+    agg = camera()
+    agg.add_camera(1, 0, report({"door": (1, 0)}, queue=ZoneStep(entries=1, occupancy=1)), T0 + 10)
+    agg.add_camera(0, 1, report({"door": (0, 1), "side": (0, 2)}, queue=ZoneStep(exits=1, dwell_s=(30.0,))), T0 + 40)
+    agg.add_camera(2, 0, report({"door": (2, 0)}, queue=ZoneStep(entries=2, occupancy=2)), T0 + 899.9)
+    # Stamped at the boundary: the next interval's, even though it arrives before close_due.
+    agg.add_camera(1, 0, report({"door": (1, 0)}, queue=ZoneStep(exits=1, occupancy=1, dwell_s=(50.0,))), T0 + 900)
+    [first] = agg.close_due(T0 + 900)
+    assert (first.ins, first.outs) == (3, 1)
+    assert first.lines == {"door": LineInterval(3, 1), "side": LineInterval(0, 2)}
+    assert first.zones == {
+        "queue": ZoneInterval(entries=3, exits=1, occupancy=2, dwell_count=1, dwell_median_s=30.0, dwell_mean_s=30.0),
+        "shelf": ZoneInterval(entries=0, exits=0, occupancy=0, dwell_count=0, dwell_median_s=None, dwell_mean_s=None),
+    }
+    [second] = agg.close_due(T0 + 1800)
+    assert second.lines == {"door": LineInterval(1, 0), "side": LineInterval(0, 0)}
+    assert second.zones is not None and second.zones["queue"] == ZoneInterval(0, 1, 1, 1, 50.0, 50.0)
+    [third] = agg.close_due(T0 + 2700)
+    assert third.zones is not None and third.zones["queue"].occupancy == 1, "occupancy is kept while nothing changes"
+    assert third.lines == {"door": LineInterval(0, 0), "side": LineInterval(0, 0)}
+
+
+def test_dwell_median_and_mean_over_the_interval_and_a_bounded_sample() -> None:
+    agg = camera()
+    agg.add_camera(0, 0, report(queue=ZoneStep(exits=3, dwell_s=(10.0, 20.0, 90.0))), T0 + 1)
+    agg.add_camera(0, 0, report(queue=ZoneStep(exits=2, dwell_s=(40.0,))), T0 + 2)  # one exit without a seen entry
+    [c] = agg.close_due(T0 + 900)
+    assert c.zones is not None
+    queue = c.zones["queue"]
+    assert (queue.exits, queue.dwell_count, queue.dwell_median_s, queue.dwell_mean_s) == (5, 4, 30.0, 40.0)
+    many = tuple(float(i) for i in range(DWELL_SAMPLES + 500))
+    agg.add_camera(0, 0, report(queue=ZoneStep(exits=len(many), dwell_s=many)), T0 + 901)
+    assert len(agg.snapshot()["open"]["zones"]["queue"]["dwell_s"]) == DWELL_SAMPLES
+    [c] = agg.close_due(T0 + 1800)
+    assert c.zones is not None
+    queue = c.zones["queue"]
+    assert queue.dwell_count == len(many) and queue.dwell_mean_s == sum(many) / len(many)
+    assert queue.dwell_median_s == (DWELL_SAMPLES - 1) / 2, "median of the kept sample"
+
+
+def test_unknown_names_are_ignored_and_a_serial_sensor_reports_no_lines_or_zones() -> None:
+    agg = camera()
+    agg.add_camera(1, 0, report({"gone": (1, 0)}, gone=ZoneStep(entries=1, occupancy=1)), T0 + 1)
+    [c] = agg.close_due(T0 + 900)
+    assert c.ins == 1 and set(c.lines or {}) == {"door", "side"} and set(c.zones or {}) == {"queue", "shelf"}
+    serial = make()
+    serial.add_camera(1, 0, report({"door": (1, 0)}), T0 + 1)
+    [c] = serial.close_due(T0 + 900)
+    assert c.ins == 1 and c.lines is None and c.zones is None
+
+
+def test_camera_without_zones_has_an_empty_zone_map() -> None:
+    agg = make(lines=["door"])
+    [c] = agg.close_due(T0 + 900)
+    assert c.lines == {"door": LineInterval(0, 0)} and c.zones == {}
+
+
+CAMERA_SCRIPT: list[Call] = [
+    ("source_up", T0 + 1),
+    ("add_camera", 1, 0, report({"door": (1, 0)}, queue=ZoneStep(entries=1, occupancy=1)), T0 + 5),
+    ("add_camera", 0, 0, report(queue=ZoneStep(exits=1, occupancy=0, dwell_s=(12.5,))), T0 + 300),
+    ("add_camera", 0, 0, report(shelf=ZoneStep(entries=2, occupancy=2)), T0 + 600),
+    ("close_due", T0 + 905),
+    ("add_camera", 0, 1, report({"side": (0, 1)}, shelf=ZoneStep(exits=1, occupancy=1, dwell_s=(301.0,))), T0 + 950),
+    ("add_camera", 0, 0, report(queue=ZoneStep(exits=1, occupancy=0, dwell_s=(7.0,))), T0 + 1000),
+    ("close_due", T0 + 1805),
+    ("add_camera", 2, 0, report({"door": (2, 0)}), T0 + 1900),
+    ("close_due", T0 + 2705),
+]
+
+
+@pytest.mark.parametrize("k", range(len(CAMERA_SCRIPT) + 1))
+def test_camera_counts_survive_a_restart_at_any_moment(k: int) -> None:
+    original = camera()
+    play(original, CAMERA_SCRIPT[:k])
+    seen = max([T0] + [c[-1] for c in CAMERA_SCRIPT[:k]])
+    state = json.loads(json.dumps(original.snapshot()))
+    copy = camera(seen, state=state)
+    expected = play(original, CAMERA_SCRIPT[k:])
+    got = play(copy, CAMERA_SCRIPT[k:])
+
+    def figures(results: list[Any]) -> list[Any]:
+        return [[(c.start, c.lines, c.zones) for c in r] for r in results]
+
+    assert figures(got) == figures(expected)
+
+
+def test_closed_camera_intervals_waiting_in_a_saved_state_keep_their_figures() -> None:
+    agg = camera()
+    agg.add_camera(1, 0, report({"door": (1, 0)}, queue=ZoneStep(exits=1, dwell_s=(4.0,))), T0 + 5)
+    agg.add_camera(0, 0, report(), T0 + 901)  # closes the first interval; close_due has not taken it yet
+    copy = camera(T0 + 902, state=json.loads(json.dumps(agg.snapshot())))
+    assert copy.close_due(T0 + 902) == agg.close_due(T0 + 902)
+
+
+def test_a_state_saved_without_camera_figures_restores_with_zeros() -> None:
+    agg = make()
+    agg.add(1, 0, T0 + 5)
+    state = json.loads(json.dumps(agg.snapshot()))
+    del state["open"]["lines"], state["open"]["zones"], state["zone_occupancy"]
+    [c] = camera(T0 + 10, state=state).close_due(T0 + 900)
+    assert c.ins == 1 and c.lines == {"door": LineInterval(0, 0), "side": LineInterval(0, 0)}
+    assert c.zones is not None and c.zones["queue"].occupancy == 0

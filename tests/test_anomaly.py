@@ -168,6 +168,55 @@ def test_traffic_anomalies(factor: float, hours: int, flagged: bool) -> None:
     assert all(s.fault is None for s in window)
 
 
+@pytest.mark.parametrize(
+    ("factor", "hours", "within", "at_most"),
+    [
+        (0.5, 48, 6, 6),  # a 48 h halving: flagged within hours, and not hour after hour for two days
+        (0.7, 24, 12, 3),  # a 30 % drop: no single extreme interval, the evidence builds up over hours
+        (1.6, 24, 12, 3),  # a 60 % rise, the same upwards
+        (3.0, 2, 1, 2),  # a 3x spike for two hours: the first interval is flagged
+        (1.1, 6, None, 0),  # ordinary variation
+        (0.9, 24, None, 0),  # a slightly quiet day
+    ],
+)
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_shifts_are_flagged_within(factor: float, hours: int, within: int | None, at_most: int, seed: int) -> None:
+    counts = series(9, seed=seed)
+    start = 8 * WEEK + 2 * 24 + 10  # a Wednesday, 10:00
+    for h in range(start, start + hours):
+        counts[h] = round(counts[h] * factor)
+    window = run(detector(), counts[: start + hours])[start:]
+    flagged = [k for k, s in enumerate(window) if s.anomaly]
+    if within is None:
+        assert not flagged
+    else:
+        assert flagged and flagged[0] < within
+    assert len(flagged) <= at_most
+    assert all(s.fault is None for s in window)
+
+
+def test_a_moderate_drop_is_flagged_by_accumulated_evidence_alone() -> None:
+    counts = series(9, seed=7)
+    start = 8 * WEEK + 2 * 24 + 10
+    for h in range(start, start + 24):
+        counts[h] = round(counts[h] * 0.7)
+    window = run(detector(), counts[: start + 24])[start:]
+    assert any(s.anomaly for s in window)
+    assert all(s.z is not None and abs(s.z) < 0.845 * AnomalySettings().threshold for s in window)
+
+
+@pytest.mark.parametrize(("hours", "flagged"), [(1, [False]), (2, [False, True])])
+def test_two_high_intervals_in_a_row_flag_where_one_does_not(hours: int, flagged: list[bool]) -> None:
+    counts = series(9, seed=7)
+    start = 8 * WEEK + 2 * 24 + 12  # a Wednesday, 12:00
+    for h in range(start, start + hours):
+        counts[h] = round(counts[h] * 1.8)
+    window = run(detector(), counts[: start + hours])[start:]
+    threshold = AnomalySettings().threshold
+    assert all(s.z is not None and 0.845 * threshold < s.z < threshold for s in window)
+    assert [s.anomaly for s in window] == flagged
+
+
 # -- sensor faults ------------------------------------------------------------------------------------------------
 
 
@@ -237,6 +286,22 @@ def test_snapshot_restore_gives_identical_scores() -> None:
     state = json.loads(json.dumps(original.snapshot()))
     restored = AnomalyDetector(AnomalySettings(), HOUR, state=state)
     assert run(restored, counts[split:], split) == run(original, counts[split:], split)
+
+
+@pytest.mark.parametrize("hours_before_split", [1, 3])
+def test_snapshot_keeps_the_evidence_of_a_developing_shift(hours_before_split: int) -> None:
+    counts = series(9, seed=7)
+    start = 8 * WEEK + 2 * 24 + 10
+    for h in range(start, start + 24):
+        counts[h] = round(counts[h] * 0.7)
+    split = start + hours_before_split
+    original = detector()
+    run(original, counts[:split])
+    state = json.loads(json.dumps(original.snapshot()))
+    restored = AnomalyDetector(AnomalySettings(), HOUR, state=state)
+    after = run(original, counts[split:], split)
+    assert run(restored, counts[split:], split) == after
+    assert any(s.anomaly for s in after)
 
 
 def test_snapshot_is_rejected_for_another_interval() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -19,7 +21,7 @@ LINES = [
 
 
 def camera(**extra: object) -> CameraSensorConfig:
-    return CameraSensorConfig(id="cam", source="clip.avi", counting={"lines": LINES}, **extra)
+    return CameraSensorConfig(**{"id": "cam", "source": "clip.avi", "counting": {"lines": LINES}, **extra})
 
 
 def frames(path: Path) -> list[np.ndarray]:
@@ -74,3 +76,49 @@ def test_restart_forgets_the_people_tracked_before_a_gap(walk: list[np.ndarray])
     count(counter, walk[:30])
     counter.restart((640, 400))
     assert counter.pipeline is not None and len(counter.pipeline.tracker) == 0
+
+
+def test_each_step_reports_what_changed_per_line_and_zone(walk: list[np.ndarray]) -> None:
+    # Beyond the frame at the top, right and bottom, so that only its left edge (the door line) is crossed.
+    right_half = {"name": "right", "points": [[320, -100], [800, -100], [800, 500], [320, 500]]}
+    counter = CameraCounter(camera(counting={"lines": LINES, "zones": [right_half]}))
+    lines: dict[str, list[int]] = {}
+    entries = exits = reports = 0
+    dwell: list[float] = []
+    occupancy: list[int] = []
+    for i, frame in enumerate(walk):
+        step = counter.step(frame, i / 20)
+        for name, (ins, outs) in step.counts.lines.items():
+            line = lines.setdefault(name, [0, 0])
+            line[0], line[1] = line[0] + ins, line[1] + outs
+        if "right" in step.counts.zones:
+            zone = step.counts.zones["right"]
+            entries, exits = entries + zone.entries, exits + zone.exits
+            dwell.extend(zone.dwell_s)
+            occupancy.append(zone.occupancy)
+            reports += 1
+    assert counter.pipeline is not None
+    totals = counter.pipeline.totals()
+    assert lines == {"door": [1, 1]}, "only lines with crossings are reported"
+    assert (entries, exits) == (totals["zones"]["right"]["in"], totals["zones"]["right"]["out"]) == (1, 1)
+    assert len(dwell) == 1 and dwell[0] == totals["zones"]["right"]["dwell_mean_s"]
+    assert occupancy == [0, 1, 0], "reported at the first frame, then only when it changes"
+    assert reports == 3
+
+
+def test_warm_up_loads_the_solver_and_runs_the_session_before_the_first_frame() -> None:
+    """In a fresh interpreter, so that no other test has imported the solver already."""
+    code = (
+        "import sys\n"
+        "from agent.camera_counter import CameraCounter\n"
+        "from agent.config import CameraSensorConfig\n"
+        "counter = CameraCounter(CameraSensorConfig(id='cam', source='clip.avi', width=320, height=240,\n"
+        "    counting={'lines': [{'name': 'door', 'points': [[160, 0], [160, 240]], 'in_direction': 'right'}]}))\n"
+        "assert 'scipy.optimize' not in sys.modules\n"
+        "counter.warm_up()\n"
+        "assert 'scipy.optimize' in sys.modules\n"
+        "assert counter.pipeline is None, 'warming up counts nothing'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr

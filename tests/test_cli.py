@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,31 @@ def test_check_config_accepts_every_shipped_example(capsys: pytest.CaptureFixtur
     assert main(["check-config", *map(str, examples)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == len(examples) and all(": OK: " in line for line in out)
+
+
+HEAVY = ("numpy", "cv2", "onnxruntime", "scipy")
+
+
+def test_a_serial_agent_loads_no_camera_libraries(tmp_path: Path) -> None:
+    """`check-config` and `run` of an agent without cameras import none of the camera's heavy libraries."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("site: s\ndevice: d\nsensors:\n  - id: a\n    type: serial-lines\n    port: /dev/ttyUSB0\n")
+    code = (
+        "import sys\n"
+        "from agent.cli import main\n"
+        f"assert main(['check-config', {str(cfg)!r}]) == 0\n"
+        "import agent.runtime\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_camera_subcommand_still_gets_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["replay", "--help"])
+    assert "--detections" in capsys.readouterr().out
 
 
 def test_check_config_exit_2_names_key_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import time
 from pathlib import Path
 
@@ -32,10 +34,9 @@ from agent.config import (
     reference_markdown,
     summary,
 )
-from agent.counting import CountingConfig, LineConfig, ZoneConfig
-from agent.detectors import HogDetectorConfig, SsdliteDetectorConfig
+from agent.counting_config import CountingConfig, LineConfig, TrackerConfig, ZoneConfig
+from agent.detector_config import HogDetectorConfig, SsdliteDetectorConfig
 from agent.line_protocol import Increment, Totals
-from agent.tracking import TrackerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS: list[type[BaseModel]] = [
@@ -390,6 +391,34 @@ def test_anomaly_section() -> None:
     assert "anomaly.treshold: unknown key 'treshold' (line 3)" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("length", "anomaly", "scores"),
+    [
+        ("1m", "", True),
+        ("1m", "anomaly:\n  enabled: true\n", True),
+        ("1h", "anomaly:\n  enabled: false\n", False),
+        ("30s", "", False),
+        ("30s", "anomaly:\n  threshold: 5\n", False),
+        ("1s", "anomaly:\n  enabled: false\n", False),
+        ("30s", "anomaly:\n  enabled: true\n", None),
+        ("1s", "anomaly:\n  threshold: 5\n  enabled: yes\n", None),
+    ],
+)
+def test_anomaly_scoring_needs_intervals_of_a_minute(length: str, anomaly: str, scores: bool | None) -> None:
+    text = f"site: s\nintervals:\n  length: {length}\n{anomaly}sensors:\n" + SIM
+    if scores is not None:
+        assert parse_config(text, "c.yaml").scores_anomalies is scores
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "c.yaml")
+    line = text.splitlines().index(next(x for x in text.splitlines() if x.startswith("  enabled:"))) + 1
+    seconds = length.removesuffix("s")
+    assert info.value.errors == [
+        f"c.yaml: anomaly.enabled: anomaly scoring needs intervals of at least 60 s, intervals.length is "
+        f"{seconds} s: remove this line or set it to false (line {line})"
+    ]
+
+
 def test_mqtt_shorthands() -> None:
     text = "site: s\nmqtt:\n  tls: true\n  protocol: 5\nsensors:\n" + SIM
     cfg = parse_config(text, "c.yaml")
@@ -699,3 +728,16 @@ def test_loading_a_camera_config_loads_neither_opencv_nor_onnxruntime() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_loading_the_config_module_loads_no_camera_library() -> None:
+    """Camera, counting and detector settings are plain models: an agent without cameras never needs numpy."""
+    code = (
+        "import sys\n"
+        "import agent.config\n"
+        "print(sorted(m for m in ('numpy', 'cv2', 'onnxruntime', 'scipy') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -10,16 +10,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from agent.counting import (
-    CountingConfig,
-    CountingPipeline,
-    LineConfig,
-    LineCounter,
-    ZoneConfig,
-    ZoneCounter,
-)
+from agent.counting import CountingPipeline, LineCounter, ZoneCounter
+from agent.counting_config import CountingConfig, LineConfig, ZoneConfig
 from agent.geometry import Polygon, Polyline
 from agent.tracking import Track, TrackState
 
@@ -388,35 +381,3 @@ def test_pipeline_close_interval_resets_counts_but_not_totals() -> None:
     assert pipeline.close_interval()["lines"]["door"] == {"in": 1, "out": 0}
     assert pipeline.close_interval()["lines"]["door"] == {"in": 0, "out": 0}
     assert pipeline.totals()["lines"]["door"] == {"in": 1, "out": 0}
-
-
-# --- configuration -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        ({"lines": [{"name": "door", "points": [[0, 0], [10, 0]]}]}, "exactly one of in_point and in_direction"),
-        ({"lines": [{"name": "door", "points": [[0, 0], [10, 0]], "in_point": [5, 0]}]}, "lies on the line"),
-        ({"lines": [{"name": "door", "points": [[0, 0], [10, 0]], "in_direction": "left"}]}, "runs along the line"),
-        ({"lines": [{"name": "door", "points": [[0, 0], [0, 0]], "in_point": [5, 5]}]}, "at least 2 distinct points"),
-        ({"lines": [{"name": "d o", "points": [[0, 0], [10, 0]], "in_point": [5, 5]}]}, "pattern"),
-        ({"zones": [{"name": "z", "points": [[0, 0], [1, 1], [2, 2]]}]}, "enclose an area"),
-        ({"lines": [{"name": "a", "points": [[0, 0], [10, 0]], "in_point": [5, 5]}],
-          "zones": [{"name": "a", "points": [[0, 0], [1, 0], [1, 1]]}]}, "used twice"),
-        ({"lines": [], "speed": 3}, "Extra inputs"),
-        ({"lines": [{"name": "door", "points": [[0, 0], [10, "nan"]], "in_point": [5, 5]}]}, "finite number"),
-        ({"tracker": {"low_score": 0.7, "high_score": 0.5}}, "low_score must not exceed"),
-    ],
-)
-def test_counting_config_rejects(data: dict, message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
-        CountingConfig.model_validate(data)
-
-
-def test_every_config_field_has_title_and_description() -> None:
-    from agent.tracking import TrackerConfig
-
-    for model in (CountingConfig, LineConfig, ZoneConfig, TrackerConfig):
-        for name, info in model.model_fields.items():
-            assert info.title and info.description, f"{model.__name__}.{name}"

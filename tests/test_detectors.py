@@ -10,13 +10,8 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from skimage import data as photos
 
-from agent.detectors import (
-    Detections,
-    DetectorConfig,
-    HogDetectorConfig,
-    SsdliteDetectorConfig,
-    build_detector,
-)
+from agent.detector_config import DetectorConfig, HogDetectorConfig, SsdliteDetectorConfig
+from agent.detectors import Detections, build_detector
 from agent.detectors.base import nms
 from agent.detectors.hog import HogDetector, margin_to_score, score_to_margin
 from agent.detectors.ssdlite import (

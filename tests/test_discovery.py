@@ -181,6 +181,13 @@ def test_value_templates_render_the_state_as_home_assistant_would() -> None:
         "fault": "source-down",
         "source_up": False,
     }
+    assert json.loads(render(docs["entrance_occupancy"], full, "json_attributes_template")) == {}
+    camera = json.loads(state(zone_occupancy={"queue": 2, "window": 0}).model_dump_json())
+    assert render(docs["entrance_occupancy"], camera) == "11"
+    assert json.loads(render(docs["entrance_occupancy"], camera, "json_attributes_template")) == {
+        "queue": 2,
+        "window": 0,
+    }
     assert render(docs["agent_outbox_depth"], HEALTH) == "3"
     assert render(docs["agent_outbox_age"], HEALTH) == "12.5"
     assert render(docs["agent_outbox_age"], {**HEALTH, "outbox": {"depth": 0}}) == "0"

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from agent.aggregation import ClosedInterval
+from agent.aggregation import ClosedInterval, LineInterval, ZoneInterval
 from agent.anomaly import AnomalyEvent, Score
 from agent.payloads import (
     PAYLOAD_MODELS,
@@ -100,6 +100,46 @@ def test_an_unknown_fault_is_rejected() -> None:
     doc["anomaly"]["ins"]["fault"] = "on-fire"
     with pytest.raises(ValidationError):
         IntervalPayload.model_validate(doc)
+
+
+def test_a_camera_interval_carries_its_lines_and_zones_in_the_replay_shape() -> None:
+    c = closed(
+        lines={"door": LineInterval(5, 3), "side": LineInterval(0, 0)},
+        zones={"queue": ZoneInterval(4, 2, 3, 2, 61.25, 75.04), "shelf": ZoneInterval(0, 0, 0, 0, None, None)},
+    )
+    p = interval_payload(c, "s1", "pi", BERLIN)
+    doc = json.loads(p.model_dump_json())
+    assert doc["lines"] == {"door": {"in": 5, "out": 3}, "side": {"in": 0, "out": 0}}
+    assert doc["zones"]["queue"] == {
+        "in": 4, "out": 2, "occupancy": 3, "dwell_count": 2, "dwell_median_s": 61.2, "dwell_mean_s": 75.0,
+    }
+    assert doc["zones"]["shelf"] == ZoneInterval(0, 0, 0, 0, None, None).as_dict(), "the shape replay --json prints"
+    assert IntervalPayload.model_validate(doc) == p
+    assert interval_payload(c, "s1", "pi", BERLIN).model_dump_json() == p.model_dump_json()
+
+
+def test_a_serial_interval_has_null_lines_and_zones_and_old_payloads_stay_valid() -> None:
+    doc = json.loads(interval_payload(closed(), "s1", "pi", BERLIN).model_dump_json())
+    assert doc["lines"] is None and doc["zones"] is None
+    del doc["lines"], doc["zones"]
+    assert IntervalPayload.model_validate(doc).lines is None
+
+
+@pytest.mark.parametrize(
+    "bad", [{"door": {"in": -1, "out": 0}}, {"door": {"in": 1}}, {"door": {"in": 1, "out": 0, "x": 1}}]
+)
+def test_invalid_line_counts_are_rejected(bad: dict) -> None:
+    doc = json.loads(interval_payload(closed(), "s1", "pi", BERLIN).model_dump_json())
+    doc["lines"] = bad
+    with pytest.raises(ValidationError):
+        IntervalPayload.model_validate(doc)
+
+
+def test_every_nested_interval_field_is_documented() -> None:
+    defs = payload_schemas()["interval"]["$defs"]
+    for name in ("LineCounts", "ZoneCounts"):
+        for field, spec in defs[name]["properties"].items():
+            assert spec.get("title") and spec.get("description"), f"{name}.{field} lacks title or description"
 
 
 def event(phase: str = "start", fault: str | None = "stuck-zero") -> AnomalyEvent:

@@ -76,3 +76,20 @@ def test_secret_values_never_appear_in_the_plan() -> None:
     with_password = BASE.replace("  host: broker.example\n", "  host: broker.example\n  username: u\n  password: {}\n")
     plan = plan_reload(config(with_password.format("hunter2-old")), config(with_password.format("hunter2-new")))
     assert plan.mqtt and "hunter2" not in repr(plan) + plan.summary() + repr(plan.result())
+
+
+@pytest.mark.parametrize(
+    "anomaly",
+    ["anomaly:\n  threshold: 6\n", "anomaly:\n  profile_halflife_weeks: 8\n", "anomaly:\n  enabled: false\n"],
+)
+def test_a_reload_of_only_the_anomaly_section_is_applied(anomaly: str) -> None:
+    plan = plan_reload(config(), config(BASE + anomaly))
+    assert plan.anomaly and plan.changes_anything and not plan.restart_required
+    assert plan.unchanged == ["door", "side"] and not (plan.mqtt or plan.health or plan.homeassistant)
+    assert plan.summary() == "new anomaly settings"
+    assert plan.result()["anomaly"] is True and plan.result()["changed"] is True
+
+
+def test_spelling_out_the_anomaly_defaults_changes_nothing() -> None:
+    plan = plan_reload(config(), config(BASE + "anomaly:\n  enabled: true\n  threshold: 4.5\n"))
+    assert not plan.anomaly and not plan.changes_anything

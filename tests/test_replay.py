@@ -10,13 +10,19 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from agent import replay
+from agent.camera_counter import CameraCounter, FrameStep
 from agent.cli import main
+from agent.config import CameraSensorConfig
+from tests import clips
 
 REPO = Path(__file__).resolve().parents[1]
 BOTTLENECK = REPO / ".." / "shared" / "data" / "trajectories" / "040_c_56_h-.txt"
@@ -328,3 +334,55 @@ def test_video_replay_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "no sensor of type camera" in capsys.readouterr().err
     assert main(["replay", "--video", str(tmp_path / "clip.avi")]) == 2
     assert "give --config" in capsys.readouterr().err
+
+
+class RecordingCounter(CameraCounter):
+    """A real `CameraCounter` that remembers the clip time and pixels of each frame it analyses, and can
+    be made slow or made to fail at a given frame."""
+
+    def __init__(self, sensor: CameraSensorConfig, delay_s: float = 0.0, fail_at: int | None = None) -> None:
+        super().__init__(sensor)
+        self.delay_s = delay_s
+        self.fail_at = fail_at
+        self.seen: list[tuple[float, bytes]] = []
+
+    def step(self, frame: np.ndarray, t: float) -> FrameStep:
+        if len(self.seen) == self.fail_at:
+            raise RuntimeError("analysis failed")
+        self.seen.append((t, frame.tobytes()))
+        time.sleep(self.delay_s)
+        return super().step(frame, t)
+
+
+def camera(clip: Path, fps: float) -> CameraSensorConfig:
+    return CameraSensorConfig(id="cam", source=str(clip), fps=fps,
+                              counting={"lines": [{"name": "door", "points": json.loads(clips.LINE),
+                                                   "in_direction": "right"}]})
+
+
+@pytest.mark.parametrize("fps, every", [(20, 1), (10, 2)])
+def test_video_replay_analyses_every_due_frame_in_order(tmp_path: Path, fps: float, every: int) -> None:
+    """Decoding runs ahead on a reader thread; the analysis still gets exactly the frames the sensor's fps
+    makes due, in order, with their pixels, even when it is slower than decoding (replay never drops)."""
+    clip = tmp_path / "walk.avi"
+    count = clips.write_walk(clip)
+    capture = cv2.VideoCapture(str(clip))
+    decoded = [capture.read()[1].tobytes() for _ in range(count)]
+    capture.release()
+    sensor = camera(clip, fps)
+    counter = RecordingCounter(sensor, delay_s=0.002)
+    rows = replay.replay_video(sensor, clip, 1.0, counter)
+    seen = counter.seen
+    assert [t for t, _ in seen] == [i / 20 for i in range(0, count, every)]
+    assert all(pixels == decoded[i] for (_, pixels), i in zip(seen, range(0, count, every), strict=True))
+    assert rows[-1]["end"] == pytest.approx(count / 20)
+    assert sum(r["ins"] for r in rows) == 1 and sum(r["outs"] for r in rows) == 1
+
+
+def test_video_replay_stops_its_reader_when_the_analysis_fails(tmp_path: Path) -> None:
+    clip = tmp_path / "walk.avi"
+    clips.write_walk(clip)
+    sensor = camera(clip, 20)
+    with pytest.raises(RuntimeError, match="analysis failed"):
+        replay.replay_video(sensor, clip, 1.0, RecordingCounter(sensor, fail_at=3))
+    assert not [t for t in threading.enumerate() if t.name == "replay-reader"]

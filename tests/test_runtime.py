@@ -119,11 +119,11 @@ def test_a_clock_set_back_is_counted_unscored_and_the_detector_starts_afresh(
     agent.store.close()
     # The aggregator's state is from a wrong clock too; only the detector's is kept, as after a bad RTC.
     with Store(tmp_path, 90, 1 << 30) as store:
-        kept = store.load_states()["anomaly:door"]
+        kept = store.load_anomaly("door")
     for name in ("footfall.db", "footfall.db-wal", "footfall.db-shm"):
         (tmp_path / name).unlink(missing_ok=True)
     with Store(tmp_path, 90, 1 << 30) as store:
-        store.save_states({"anomaly:door": kept})
+        store.commit_close([], {}, anomaly={"door": kept})
 
     clock = Clock(MONDAY)
     agent = open_agent(tmp_path, clock)
@@ -141,12 +141,101 @@ def test_detection_can_be_turned_off_without_losing_what_was_learned(tmp_path: P
     clock = Clock(MONDAY)
     agent = open_agent(tmp_path, clock)
     run_hours(agent, clock, 0, 5)
-    learned = agent.store.load_states()["anomaly:door"]
+    learned = agent.store.load_anomaly("door")
     agent.store.close()
     agent = open_agent(tmp_path, clock, anomaly="  enabled: false\n")
     run_hours(agent, clock, 5, 8)
     payloads = [p for t, p in outbox(agent) if t.endswith("/interval")]
     assert [p["anomaly"] is None for p in payloads] == [False] * 5 + [True] * 3
     agent.checkpoint()
-    assert agent.store.load_states()["anomaly:door"] == learned
+    assert agent.store.load_anomaly("door") == learned
     agent.store.close()
+
+
+def test_intervals_under_a_minute_are_not_scored_and_keep_no_detector(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(MONDAY)
+    text = config_text(tmp_path, "  threshold: 4\n").replace("  length: 1h\n", "  length: 30s\n")
+    with caplog.at_level(logging.INFO):
+        agent = Agent(parse_config(text, "test.yaml"), clock=clock)
+    assert agent.anomaly == {}, "no detector: 20160 slots of nothing would be kept in memory"
+    assert caplog.text.count("anomaly scoring is off: it needs intervals of at least 1 min, these are 30 s") == 1
+    agent.source_up("door", MONDAY)
+    agent.add("door", 3, 1, MONDAY + 1.0)
+    clock.t = MONDAY + 30.0
+    agent.close_due(clock.t)
+    (payload,) = [p for t, p in outbox(agent) if t.endswith("/interval")]
+    assert (payload["ins"], payload["anomaly"]) == (3, None)
+    assert agent.store.load_anomaly("door") is None
+    agent.store.close()
+
+
+def anomaly_flags(agent: Agent) -> list[tuple[bool, bool] | None]:
+    """Per interval committed: (ins anomaly, outs anomaly), or None when it was not scored."""
+    out: list[tuple[bool, bool] | None] = []
+    for t, p in outbox(agent):
+        if t.endswith("/interval"):
+            a = p["anomaly"]
+            out.append(None if a is None else (a["ins"]["anomaly"], a["outs"]["anomaly"]))
+    return out
+
+
+def reloaded_through(data: Path, steps: list[tuple[str, int]]) -> list[tuple[bool, bool] | None]:
+    """Run hour ranges, reloading the `anomaly:` section given for each before it (SIGHUP, in-process)."""
+    clock = Clock(MONDAY)
+    current = {"anomaly": steps[0][0]}
+    agent = Agent(
+        parse_config(config_text(data, current["anomaly"]), "test.yaml"),
+        clock=clock,
+        reload_config=lambda: parse_config(config_text(data, current["anomaly"]), "test.yaml"),
+    )
+    hour = 0
+    for anomaly, until in steps:
+        if anomaly != current["anomaly"]:
+            learned = agent.store.load_anomaly("door")
+            current["anomaly"] = anomaly
+            assert agent.reload()["anomaly"] is True
+            assert agent.store.load_anomaly("door") == learned, "a reload keeps what was learned"
+        run_hours(agent, clock, hour, until)
+        hour = until
+    flags = anomaly_flags(agent)
+    agent.store.close()
+    return flags
+
+
+def restarted_through(data: Path, steps: list[tuple[str, int]]) -> list[tuple[bool, bool] | None]:
+    """The same hours with a restart instead of each reload."""
+    clock = Clock(MONDAY)
+    hour = 0
+    for anomaly, until in steps:
+        agent = open_agent(data, clock, anomaly)
+        run_hours(agent, clock, hour, until)
+        hour = until
+        flags = anomaly_flags(agent)
+        agent.store.close()
+    return flags
+
+
+def test_a_reload_of_the_anomaly_settings_applies_them_and_keeps_what_was_learned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    usual, strict = "  warmup_weeks: 1\n", "  warmup_weeks: 1\n  threshold: 0.2\n"
+    steps = [(usual, 190), (strict, 230)]
+    with caplog.at_level(logging.INFO):
+        reloaded = reloaded_through(tmp_path / "reloaded", steps)
+    assert "config reloaded: new anomaly settings" in caplog.text
+    assert reloaded == restarted_through(tmp_path / "restarted", steps)
+    kept_usual = restarted_through(tmp_path / "usual", [(usual, 230)])
+    assert kept_usual[:190] == reloaded[:190]
+    flagged = sum(any(f) for f in reloaded[190:] if f is not None)
+    assert flagged > sum(any(f) for f in kept_usual[190:] if f is not None), "the lower threshold is in effect"
+
+
+def test_a_reload_turns_scoring_off_and_on_again_from_what_was_learned(tmp_path: Path) -> None:
+    on, off = "  warmup_weeks: 1\n", "  warmup_weeks: 1\n  enabled: false\n"
+    steps = [(on, 100), (off, 110), (on, 230)]
+    reloaded = reloaded_through(tmp_path / "reloaded", steps)
+    assert [f is None for f in reloaded[95:115]] == [False] * 5 + [True] * 10 + [False] * 5
+    assert reloaded == restarted_through(tmp_path / "restarted", steps)
+    assert any(f is not None and any(f) for f in reloaded[110:]), "scores resumed, past the warm-up"

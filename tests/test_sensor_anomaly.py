@@ -12,7 +12,7 @@ import pytest
 
 from agent.aggregation import ClosedInterval
 from agent.anomaly import AnomalySettings
-from agent.sensor_anomaly import SensorAnomaly
+from agent.sensor_anomaly import METRICS, AnomalyState, SensorAnomaly, legacy_state
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600
@@ -40,7 +40,7 @@ def hours(start: float, n: int, seed: int = 1, coverage: float = HOUR) -> list[C
     return out
 
 
-def scorer(state: dict | None = None) -> SensorAnomaly:
+def scorer(state: AnomalyState | None = None) -> SensorAnomaly:
     return SensorAnomaly("door", SETTINGS, HOUR, BERLIN, state=state)
 
 
@@ -92,13 +92,12 @@ def test_a_restored_scorer_continues_exactly_and_its_state_is_compact() -> None:
     original = scorer()
     for c in history[:20]:
         original.score(c)
-    early = original.snapshot()
-    assert early["slots"] == list(range(20)), "only the slots seen so far are written"
-    assert len(early["metrics"]["ins"]["detector"]["profile"]) == 20
+    early = original.state()
+    assert [row[:2] for row in early.rows] == [(s, m) for s in range(20) for m in METRICS], "only slots seen"
     for c in history[20:]:
         original.score(c)
-    restored = scorer(json.loads(json.dumps(original.snapshot())))
-    assert restored.snapshot() == original.snapshot()
+    restored = scorer(through_json(original.state()))
+    assert restored.state() == original.state()
     compared = []
     for c in future:
         a, b = original.score(c), restored.score(c)
@@ -111,13 +110,121 @@ def test_a_restored_scorer_continues_exactly_and_its_state_is_compact() -> None:
 def test_an_unusable_state_is_refused() -> None:
     s = scorer()
     s.score(hours(MONDAY, 1)[0])
-    state = s.snapshot()
+    state = s.state()
     with pytest.raises(ValueError, match="900 s"):
         SensorAnomaly("door", SETTINGS, 900, BERLIN, state=state)
-    broken = json.loads(json.dumps(state))
-    broken["metrics"]["outs"]["detector"]["profile"] = []
-    with pytest.raises(ValueError, match="slots"):
-        scorer(broken)
+    with pytest.raises(ValueError, match="out of range"):
+        scorer(AnomalyState(state.document, [(168, "ins", 0.0, 1.0, 1.0, 1)]))
+    with pytest.raises(ValueError, match="malformed slot row"):
+        scorer(AnomalyState(state.document, [(3, "occupancy", 0.0, 1.0, 1.0, 1)]))
+    broken = json.loads(json.dumps(state.document))
     del broken["metrics"]["ins"]
     with pytest.raises(ValueError, match="malformed"):
-        scorer(broken)
+        scorer(AnomalyState(broken, state.rows))
+
+
+def through_json(state: AnomalyState) -> AnomalyState:
+    """`state` as the store gives it back: the document from JSON, the rows from typed columns."""
+    rows = [(int(s), str(m), float(p), float(sd), float(k), int(n)) for s, m, p, sd, k, n in state.rows]
+    return AnomalyState(json.loads(json.dumps(state.document)), rows, True)
+
+
+class Mirror:
+    """What the store holds after applying every committed `changes()`, kept the way the store keeps it."""
+
+    def __init__(self) -> None:
+        self.document: dict = {}
+        self.rows: dict[tuple[int, str], tuple] = {}
+
+    def commit(self, changes: AnomalyState) -> None:
+        if changes.replace:
+            self.rows.clear()
+        self.document = json.loads(json.dumps(changes.document))
+        self.rows.update({row[:2]: row for row in changes.rows})
+
+    def state(self) -> AnomalyState:
+        return through_json(AnomalyState(self.document, sorted(self.rows.values())))
+
+
+def test_each_close_writes_one_slot_per_detector_and_the_writes_add_up_to_the_whole_state() -> None:
+    settings = AnomalySettings(warmup_weeks=1, relearn_after_days=3.0)
+    s = SensorAnomaly("door", settings, HOUR, BERLIN)
+    mirror = Mirror()
+    first = s.changes()
+    assert first.replace and first.rows == [], "a fresh scorer clears whatever an earlier state left"
+    mirror.commit(first)
+    s.saved(first)
+    days = hours(MONDAY, 10 * 24, seed=5)
+    outage = [ClosedInterval("door", c.start, c.end, 0, 0, 0, 0, 0, 0.0, 0, 0, 0) for c in hours(days[-1].end, 4 * 24)]
+    after = hours(outage[-1].end, 3 * 24, seed=6)
+    timeline = days + outage + after
+    replaced = []
+    i = 0
+    while i < len(timeline):
+        batch = timeline[i : i + (3 if i % 50 == 0 else 1)]  # now and then several closes in one commit
+        for c in batch:
+            s.score(c)
+        changes = s.changes()
+        if not changes.replace:
+            assert {row[0] for row in changes.rows} == {s.slot(c.start) for c in batch}
+            assert len(changes.rows) == 2 * len(batch)
+        else:
+            replaced.append(i)
+        mirror.commit(changes)
+        s.saved(changes)
+        assert s.changes().rows == [] and not s.changes().replace
+        assert mirror.state() == through_json(s.state()), f"stored state differs after interval {i}"
+        i += len(batch)
+    assert replaced == [len(days) + len(outage)], "the relearn after the outage replaced the stored slots once"
+    assert len(mirror.rows) == 2 * len(after), "and only the slots learned since then are stored"
+    restored = SensorAnomaly("door", settings, HOUR, BERLIN, state=mirror.state())
+    nxt = hours(after[-1].end, 48, seed=7)
+    assert [restored.score(c) for c in nxt] == [s.score(c) for c in nxt]
+
+
+def test_changes_not_committed_are_offered_again() -> None:
+    s = scorer()
+    s.saved(s.changes())
+    a, b = hours(MONDAY, 2)
+    s.score(a)
+    lost = s.changes()  # the commit failed: saved() is not called
+    s.score(b)
+    assert {row[0] for row in s.changes().rows} == {s.slot(a.start), s.slot(b.start)}
+    assert lost.rows
+
+
+def test_retune_keeps_what_was_learned_and_scores_with_the_new_settings() -> None:
+    history = hours(MONDAY, 8 * 24, seed=8)
+    s = scorer()
+    for c in history:
+        s.score(c)
+    before = s.state()
+    strict = AnomalySettings(warmup_weeks=1, threshold=0.5)
+    s.retune(strict)
+    assert s.state() == before, "nothing learned is lost"
+    twin = SensorAnomaly("door", strict, HOUR, BERLIN, state=through_json(before))
+    nxt = hours(history[-1].end, 24, seed=9)
+    verdicts = [s.score(c) for c in nxt]
+    assert verdicts == [twin.score(c) for c in nxt]
+    assert any(v.scores["ins"].anomaly for v in verdicts), "the lower threshold is in effect"
+
+
+def test_a_legacy_whole_state_document_converts_to_the_same_state() -> None:
+    s = scorer()
+    for c in hours(MONDAY, 40, seed=10):
+        s.score(c)
+    state = s.state()
+    slots = sorted({row[0] for row in state.rows})
+    legacy = {"version": 1, "interval_s": HOUR, "slots": slots, "metrics": {}}
+    for metric in METRICS:
+        detector = dict(state.document["metrics"][metric]["detector"])
+        rows = {row[0]: row for row in state.rows if row[1] == metric}
+        for i, key in enumerate(("profile", "profile_sd", "noise_mult", "seen"), start=2):
+            detector[key] = [rows[slot][i] for slot in slots]
+        legacy["metrics"][metric] = {"detector": detector, "events": state.document["metrics"][metric]["events"]}
+    converted = legacy_state(json.loads(json.dumps(legacy)))
+    assert converted == through_json(state)
+    with pytest.raises(ValueError, match="version"):
+        legacy_state({**legacy, "version": 2})
+    with pytest.raises(ValueError, match="malformed"):
+        legacy_state({"version": 1, "slots": []})

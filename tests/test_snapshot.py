@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from agent.cli import main
-from agent.counting import CountingConfig, CountingPipeline
+from agent.counting import CountingPipeline
+from agent.counting_config import CountingConfig
 from agent.detectors import Detections
 from agent.snapshot import draw, in_arrow
 from tests.clips import write_walk

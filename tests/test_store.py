@@ -13,11 +13,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from agent.store import DB_NAME, SCHEMA_VERSION, SchemaVersionError, Store
+from agent.aggregation import ClosedInterval
+from agent.anomaly import AnomalySettings
+from agent.sensor_anomaly import SLOT_FIELDS, SensorAnomaly
+from agent.store import _MIGRATIONS, DB_NAME, SCHEMA_VERSION, SchemaVersionError, Store
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400.0
@@ -66,7 +70,7 @@ def test_creates_database_in_wal_mode_with_schema_version(tmp_path: Path) -> Non
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # INCREMENTAL
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"intervals", "outbox", "sensor_state", "counters"} <= tables
+    assert {"intervals", "outbox", "sensor_state", "counters", "anomaly_slots", "anomaly_state"} <= tables
     db.close()
     store.close()
 
@@ -478,3 +482,74 @@ def test_writer_and_acker_threads_share_the_store(tmp_path: Path) -> None:
     assert len(store.intervals()) == 400
     assert store.integrity_ok()
     store.close()
+
+
+def scored(hours_: int, sensor: str = "door") -> SensorAnomaly:
+    """A detector that has scored `hours_` hourly intervals of a made-up shop."""
+    s = SensorAnomaly(sensor, AnomalySettings(warmup_weeks=1), 3600, UTC)
+    for h in range(hours_):
+        n = (h * 37) % 90 if 8 <= h % 24 < 20 else 0
+        s.score(ClosedInterval(sensor, NOW + h * 3600.0, NOW + (h + 1) * 3600.0, n, n, 0, 0, 0, 3600.0, 0, 0, 0))
+    return s
+
+
+def test_detector_changes_commit_with_the_interval_and_add_up_to_the_whole_state(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    assert store.load_anomaly("door") is None
+    s = scored(30)
+    store.commit_close([record("door", 0.0)], {}, anomaly={"door": s.changes()})
+    s.saved(s.changes())
+    interval, topic, _ = record("door", 900.0)
+    s.score(ClosedInterval("door", NOW + 30 * 3600.0, NOW + 31 * 3600.0, 5, 5, 0, 0, 0, 3600.0, 0, 0, 0))
+    changes = s.changes()
+    assert len(changes.rows) == 2 and not changes.replace, "one slot of each detector"
+    with pytest.raises(sqlite3.Error):
+        store.commit_close([(interval, topic, object())], {}, anomaly={"door": changes})  # type: ignore[list-item]
+    assert len(store.load_anomaly("door").rows) == 2 * 30, "a failed close keeps the detector state it had"
+    store.commit_close([record("door", 900.0)], {}, anomaly={"door": changes})
+    s.saved(changes)
+    store.close()
+    with open_store(tmp_path) as store:
+        assert store.load_anomaly("door") == s.state()
+        assert store.load_states() == {}
+
+
+def test_a_replacing_state_drops_the_rows_it_does_not_have(tmp_path: Path) -> None:
+    with open_store(tmp_path) as store:
+        store.commit_close([], {}, anomaly={"door": scored(30).state(), "side": scored(5, "side").state()})
+        fresh = SensorAnomaly("door", AnomalySettings(), 3600, UTC)
+        store.commit_close([], {}, anomaly={"door": fresh.changes()})
+        assert store.load_anomaly("door") == fresh.state() and store.load_anomaly("door").rows == []
+        assert len(store.load_anomaly("side").rows) == 2 * 5, "other sensors keep theirs"
+
+
+def test_schema_1_whole_state_documents_are_converted_once_and_removed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = scored(30).state()
+    slots = sorted({row[0] for row in state.rows})
+    blob: dict = {"version": 1, "interval_s": 3600, "slots": slots, "metrics": {}}
+    for metric in ("ins", "outs"):
+        detector = dict(state.document["metrics"][metric]["detector"])
+        rows = {row[0]: row for row in state.rows if row[1] == metric}
+        for i, key in enumerate(SLOT_FIELDS, start=2):
+            detector[key] = [rows[s][i] for s in slots]
+        blob["metrics"][metric] = {"detector": detector, "events": state.document["metrics"][metric]["events"]}
+    (tmp_path / "data").mkdir()
+    db = raw(tmp_path)
+    for statement in _MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.executemany(
+        "INSERT INTO sensor_state (sensor, state, updated) VALUES (?, ?, 0)",
+        [("door", '{"n": 1}'), ("anomaly:door", json.dumps(blob)), ("anomaly:side", '{"version": 1}')],
+    )
+    db.commit()
+    db.close()
+    with caplog.at_level(logging.ERROR), open_store(tmp_path) as store:
+        assert store.load_anomaly("door") == state
+        assert store.load_anomaly("side") is None
+        assert store.load_states() == {"door": {"n": 1}}, "the old documents are gone, the counts' state is kept"
+    assert "side: stored anomaly detector state unusable" in caplog.text
+    restored = SensorAnomaly("door", AnomalySettings(warmup_weeks=1), 3600, UTC, state=state)
+    assert restored.state() == state

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.tracking import Track, Tracker, TrackerConfig, TrackState, iou_matrix
+from agent.counting_config import TrackerConfig
+from agent.tracking import Track, Tracker, TrackState, iou_matrix
 
 
 def box(cx: float, cy: float, w: float = 40.0, h: float = 80.0) -> list[float]:

@@ -1,24 +1,21 @@
 """Person detectors, chosen by the `type` of their config (one module per detector).
 
-To add one (say an overhead head detector in ONNX): write `agent/detectors/<name>.py` with a config class
-derived from `DetectorConfigBase` (with `type: Literal["<name>"]`) and a class with
-`detect(frame_bgr) -> Detections`, then add both to `DetectorConfig` and `_BUILDERS` below. Nothing
-else in the agent changes. Importing this package loads neither OpenCV nor onnxruntime; building a
-detector does.
+To add one (say an overhead head detector in ONNX): add its settings class to `agent.detector_config`
+(derived from `DetectorConfigBase`, with `type: Literal["<name>"]`, and listed in `DetectorConfig`), write
+`agent/detectors/<name>.py` with a class with `detect(frame_bgr) -> Detections`, and add it to `_BUILDERS`
+below. Nothing else in the agent changes. Importing this package loads neither OpenCV nor onnxruntime;
+building a detector does. The settings classes are also importable from here, next to the detectors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
-
-from agent.detectors.base import Detections, Detector, DetectorConfigBase
-from agent.detectors.hog import HogDetector, HogDetectorConfig
-from agent.detectors.ssdlite import SsdliteDetector, SsdliteDetectorConfig
-
-DetectorConfig = Annotated[SsdliteDetectorConfig | HogDetectorConfig, Field(discriminator="type")]
+from agent.detector_config import DetectorConfig, DetectorConfigBase, HogDetectorConfig, SsdliteDetectorConfig
+from agent.detectors.base import Detections, Detector
+from agent.detectors.hog import HogDetector
+from agent.detectors.ssdlite import SsdliteDetector
 
 _BUILDERS: dict[str, Callable[[Any], Detector]] = {
     "ssdlite": SsdliteDetector,

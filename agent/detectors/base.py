@@ -1,8 +1,9 @@
-"""What every person detector delivers (`Detections`) and promises (`Detector`), and its config base.
+"""What every person detector delivers (`Detections`) and promises (`Detector`).
 
 The tracker and the counting lines only need boxes and scores in the pixel coordinates of the frame they
 were given, so a detector is anything with `detect(frame_bgr) -> Detections`. Which one runs is chosen
-by the `type` of its config; `agent.detectors.build_detector` maps that to an implementation.
+by the `type` of its config (`agent.detector_config`); `agent.detectors.build_detector` maps that to an
+implementation.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,29 +46,6 @@ class Detector(Protocol):
     """Finds people in a BGR (OpenCV order) uint8 frame of any size."""
 
     def detect(self, frame_bgr: np.ndarray) -> Detections: ...
-
-
-class DetectorConfigBase(BaseModel):
-    """Settings every detector has: how confident a detection must be and how overlapping boxes merge."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    score_threshold: float = Field(
-        0.5,
-        gt=0.0,
-        le=1.0,
-        title="Score threshold",
-        description="Detections scoring below this (0..1) are dropped. Set it to the tracker's low score "
-        "to let partly hidden people through to continue their tracks.",
-    )
-    nms_iou: float = Field(
-        0.45,
-        gt=0.0,
-        le=1.0,
-        title="NMS overlap",
-        description="Non-maximum suppression: of two boxes overlapping by more than this intersection over "
-        "union, only the higher-scoring one is kept.",
-    )
 
 
 def as_bgr(frame: np.ndarray) -> np.ndarray:

@@ -8,32 +8,12 @@ far slower and less accurate than the SSDLite detector: it is not the default.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import Field
 
-from agent.detectors.base import Detections, DetectorConfigBase, as_bgr, nms
-
-
-class HogDetectorConfig(DetectorConfigBase):
-    """OpenCV's HOG people detector, as a classical baseline."""
-
-    type: Literal["hog"] = Field(title="Detector type", description="`hog`: OpenCV's HOG + linear SVM people detector.")
-    win_stride: int = Field(
-        8,
-        ge=1,
-        le=64,
-        title="Window stride",
-        description="Pixels between tested window positions; smaller finds more and is much slower.",
-    )
-    scale: float = Field(
-        1.05,
-        gt=1.0,
-        le=2.0,
-        title="Pyramid scale",
-        description="Factor between the image pyramid levels searched for larger people.",
-    )
+from agent.detector_config import HogDetectorConfig
+from agent.detectors.base import Detections, as_bgr, nms
 
 
 def margin_to_score(margin: np.ndarray) -> np.ndarray:

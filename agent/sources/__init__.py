@@ -1,4 +1,8 @@
-"""The I/O edge: everything that turns a physical (or simulated) counter into calls on a `CountSink`."""
+"""The I/O edge: everything that turns a physical (or simulated) counter into calls on a `CountSink`.
+
+The camera source is imported only when a camera is configured: it brings numpy, OpenCV and the detector,
+which an agent with serial counters only does not need.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,11 @@ from datetime import tzinfo
 
 from agent.config import SensorConfig
 from agent.sources.base import CountSink, Source
-from agent.sources.camera import CameraSource
 from agent.sources.modbus import ModbusSource
 from agent.sources.serial_lines import LineSource
 from agent.sources.simulated import SimulatedSource
 
-__all__ = ["CameraSource", "CountSink", "LineSource", "ModbusSource", "SimulatedSource", "Source", "build_source"]
+__all__ = ["CountSink", "LineSource", "ModbusSource", "SimulatedSource", "Source", "build_source"]
 
 
 def build_source(cfg: SensorConfig, sink: CountSink, tz: tzinfo) -> Source:
@@ -23,5 +26,7 @@ def build_source(cfg: SensorConfig, sink: CountSink, tz: tzinfo) -> Source:
     if cfg.type == "simulated":
         return SimulatedSource(cfg, sink, tz)
     if cfg.type == "camera":
+        from agent.sources.camera import CameraSource
+
         return CameraSource(cfg, sink)
     raise ValueError(f"unknown sensor type {cfg.type!r}")

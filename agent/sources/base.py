@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from agent.aggregation import CameraCounts
+
 Clock = Callable[[], float]
 
 # While a source stays down, repeat the "still down" line at most this often.
@@ -24,6 +26,11 @@ class CountSink(Protocol):
     """Receives counts and health from sources; thread-safe and fast (never blocks on I/O)."""
 
     def add(self, sensor: str, ins: int, outs: int, at: float) -> None: ...
+
+    def add_camera(self, sensor: str, ins: int, outs: int, counts: CameraCounts, at: float) -> None:
+        """A camera's ins and outs with its per-line and per-zone counts, in one call so that they land in
+        the same interval."""
+        ...
 
     def add_totals(self, sensor: str, in_total: int, out_total: int, at: float) -> None: ...
 

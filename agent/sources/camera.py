@@ -5,7 +5,8 @@ Two threads per camera, because capture and inference run at different speeds:
   it were a camera) and keeps only the newest one; a frame replaced before it was analysed is dropped and
   counted, so inference never works on a backlog and never falls behind by more than one frame;
 - the source's own thread analyses the newest frame at the configured `fps` through `CameraCounter`
-  (the same code `replay --video` runs) and hands the crossings to the sink.
+  (the same code `replay --video` runs) and hands the sensor's ins and outs, with what changed per line and
+  zone, to the sink in one call; frames where nothing changed cost the sink nothing.
 A stream that cannot be opened, fails or stalls is reported down and reopened with capped backoff, so the
 gap shows in the interval coverage. A video file without `loop` is played once; the sensor is then down.
 Frames stay in memory on the device; nothing here sends or stores them.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agent.sources.camera")
 
-HEALTH_WINDOW = 50  # analysed frames the fps, inference and latency figures are taken over
+HEALTH_WINDOW = 50  # analysed frames the fps, inference, latency and recent drop figures are taken over
 
 
 class CaptureError(Exception):
@@ -160,6 +161,7 @@ class CameraSource(ThreadedSource):
         self._analysed_at: deque[float] = deque(maxlen=HEALTH_WINDOW)
         self._inference_ms: deque[float] = deque(maxlen=HEALTH_WINDOW)
         self._latency_ms: deque[float] = deque(maxlen=HEALTH_WINDOW)
+        self._dropped_by: deque[int] = deque(maxlen=HEALTH_WINDOW)  # dropped total as each frame was analysed
 
     # -- health -----------------------------------------------------------------------------------------
 
@@ -183,12 +185,32 @@ class CameraSource(ThreadedSource):
         with self._lock:
             return statistics.median(self._inference_ms) if self._inference_ms else None
 
+    @property
+    def frames(self) -> int:
+        """Frames analysed since the source started."""
+        with self._lock:
+            return self._frames
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames the camera delivered that were replaced by a newer one before they could be analysed, since
+        the source started."""
+        with self._lock:
+            return self._dropped
+
+    @property
+    def dropped_frames_recent(self) -> int | None:
+        """Frames dropped while the last `HEALTH_WINDOW` frames were analysed (the window of `fps`); None
+        before a frame was analysed."""
+        with self._lock:
+            return self._dropped - self._dropped_by[0] if self._dropped_by else None
+
     def health(self) -> dict[str, Any]:
         """Camera health for the health report: analysed fps, inference and latency medians, dropped frames."""
-        fps, inference, latency = self.fps, self.inference_ms, self.latency_ms
+        fps, inference, latency, recent = self.fps, self.inference_ms, self.latency_ms, self.dropped_frames_recent
         with self._lock:
             return {"fps": fps, "inference_ms": inference, "latency_ms": latency, "frames": self._frames,
-                    "dropped_frames": self._dropped}
+                    "dropped_frames": self._dropped, "dropped_frames_recent": recent}
 
     # -- the source thread ------------------------------------------------------------------------------
 
@@ -196,6 +218,7 @@ class CameraSource(ThreadedSource):
         try:
             if self._counter is None:
                 self._counter = CameraCounter(self.cfg)
+                self._counter.warm_up()
         except Exception as e:  # a model file missing or unreadable: report it, do not kill the agent
             self.link.mark_down(f"cannot load the detector: {e}")
             return
@@ -264,11 +287,12 @@ class CameraSource(ThreadedSource):
     def _analyse(self, frame: np.ndarray, captured: float) -> None:
         assert self._counter is not None
         step = self._counter.step(frame, captured)
-        if step.ins or step.outs:
-            self._sink.add(self.sensor_id, step.ins, step.outs, captured)
+        if step.ins or step.outs or step.counts.lines or step.counts.zones:
+            self._sink.add_camera(self.sensor_id, step.ins, step.outs, step.counts, captured)
         done = self._clock()
         with self._lock:
             self._frames += 1
             self._analysed_at.append(time.monotonic())
             self._inference_ms.append(step.inference_ms)
             self._latency_ms.append(max(0.0, (done - captured) * 1000.0))
+            self._dropped_by.append(self._dropped)

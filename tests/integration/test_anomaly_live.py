@@ -1,132 +1,163 @@
-"""Live anomaly scoring: scores in every interval, a dead source as a fault event, detector state kept across a crash.
+"""Live anomaly scoring in real agent processes: the detector state and the intervals it learned from are one
+commit, whatever moment a SIGKILL hits; intervals under a minute are not scored.
 
-With one-second intervals every interval-of-week is new, so the detector stays in warm-up (z null): what
-can be seen in seconds is the shape of the scores, the no-data fault of an unplugged counter, and that
-the detector and its open fault episode survive a SIGKILL exactly as they were committed.
+Scoring needs intervals of a minute or more, so the crash test drives the agent's interval clock from its own
+process (the agent is its own count sink, as in tests/test_runtime.py) and runs through days of one-minute
+intervals in seconds, while the test kills it at random moments.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import random
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from agent.aggregation import ClosedInterval
+from agent.config import parse_config
+from agent.sensor_anomaly import SensorAnomaly
+from agent.store import Store
+from tests.integration.conftest import AgentProcess, agent_config
+
+ROOT = Path(__file__).resolve().parents[2]
+BERLIN = ZoneInfo("Europe/Berlin")
+MONDAY = datetime(2026, 1, 5, tzinfo=BERLIN).timestamp()
+TRIALS = 8
+PERIOD = 200
+OUTAGE = range(170, 200)
+"""Minutes of every PERIOD without data: longer than relearn_after_days, so each outage makes the detectors relearn."""
+
+CONFIG = (
+    "site: s1\ndevice: d1\ntimezone: Europe/Berlin\n"
+    "intervals:\n  length: 1m\n"
+    "store:\n  path: {data}\n"
+    "mqtt:\n  enabled: false\n"
+    "anomaly:\n  warmup_weeks: 1\n  relearn_after_days: 0.01\n"
+    "sensors:\n  - id: door\n    type: simulated\n"
+)
+
+# The agent process: resumes after the last stored interval and closes one-minute intervals as fast as it can.
+CHILD = """
+import sys
 from pathlib import Path
 
-from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config
+from agent.config import parse_config
+from agent.runtime import Agent
+from agent.store import Store
 
-PREFIX = "footfall/test/d1/sensors"
+data, config, t0 = Path(sys.argv[1]), Path(sys.argv[2]).read_text(), float(sys.argv[3])
+period, outage = int(sys.argv[4]), range(int(sys.argv[5]), int(sys.argv[6]))
+with Store(data, 90, 1 << 30) as store:
+    done = store.intervals("door")
+now = [done[-1].end if done else t0]
+agent = Agent(parse_config(config, "agent.yaml"), clock=lambda: now[0])
+print("ready", flush=True)
+while True:
+    t = now[0]
+    minute = round((t - t0) / 60)
+    if minute % period == outage[0]:
+        agent.source_down("door", t, "unplugged")
+    elif minute % period not in outage:
+        agent.source_up("door", t)
+        agent.add("door", 5 + (minute * 7) % 13, 2 + (minute * 5) % 7, t + 1.0)
+    now[0] = t + 60.0
+    agent.close_due(now[0])
+"""
 
 
-def _anomaly_state(db: Path) -> dict | None:
-    """The detector state the agent last committed, read straight from the SQLite file."""
+def test_a_sigkill_never_separates_the_detector_state_from_the_intervals_it_learned(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = tmp_path / "agent.yaml"
+    config.write_text(CONFIG.format(data=data))
+    rng = random.Random(20261127)
+    counts = []
+    for _ in range(TRIALS):
+        args = [str(data), str(config), str(MONDAY), str(PERIOD), str(OUTAGE.start), str(OUTAGE.stop)]
+        child = subprocess.Popen([sys.executable, "-c", CHILD, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        time.sleep(rng.uniform(0.2, 1.2))
+        assert child.poll() is None, "the agent process stopped by itself"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        with Store(data, 90, 1 << 30) as store:
+            counts.append(len(store.intervals("door")))
+    assert counts == sorted(counts) and len(set(counts)) == TRIALS, f"every run must add intervals: {counts}"
+
+    with Store(data, 90, 1 << 30) as store:
+        stored = store.intervals("door")
+        committed = store.load_anomaly("door")
+        events = [json.loads(r.payload) for r in store.outbox_after(0, 1_000_000) if r.topic.endswith("/anomaly")]
+    assert len(stored) > 2 * PERIOD, "too few intervals to pass two outages and their relearning"
+    assert [s.start for s in stored] == [MONDAY + 60.0 * i for i in range(len(stored))], "gaps or duplicates"
+
+    # What the detector must have learned: every stored interval, in order, once; nothing else.
+    settings = parse_config(CONFIG.format(data=data), "agent.yaml").anomaly
+    replay = SensorAnomaly("door", settings, 60, BERLIN)
+    replayed_events = []
+    for s in stored:
+        doc = json.loads(s.payload)
+        closed = ClosedInterval("door", s.start, s.end, doc["ins"], doc["outs"], 0, 0, 0, doc["coverage_s"], 0, 0, 0)
+        replayed_events.extend(replay.score(closed).events)
+    assert committed == replay.state()
+    assert [(e["metric"], e["phase"], e["kind"], e["fault"]) for e in events] == [
+        (e.metric, e.phase, e.kind, e.fault) for e in replayed_events
+    ], "the events queued are those of the intervals stored"
+    assert any(e.fault == "no-data" for e in replayed_events)
+    assert {row[0] for row in committed.rows} < set(range(7 * 24 * 60)), "the relearn dropped the older slots"
+    assert len(committed.rows) <= 2 * (len(stored) % PERIOD + PERIOD), "only the slots learned since the last relearn"
+
+
+def _anomaly_tables(db: Path) -> tuple[int, int]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'sensor_state'").fetchone():
-            return None
-        row = con.execute("SELECT state FROM sensor_state WHERE sensor = 'anomaly:door'").fetchone()
-        return json.loads(row[0]) if row else None
+        return (
+            con.execute("SELECT COUNT(*) FROM anomaly_state").fetchone()[0],
+            con.execute("SELECT COUNT(*) FROM anomaly_slots").fetchone()[0],
+        )
     finally:
         con.close()
 
 
-def _slot_values(state: dict) -> dict[int, tuple]:
-    """Per touched slot, everything the detectors keep for it."""
-    out = {}
-    for i, slot in enumerate(state["slots"]):
-        out[slot] = tuple(
-            state["metrics"][m]["detector"][key][i]
-            for m in ("ins", "outs")
-            for key in ("profile", "profile_sd", "noise_mult", "seen")
-        )
-    return out
-
-
-def test_dead_source_is_a_fault_event_and_the_detector_survives_a_crash(
-    tmp_path: Path, broker: Broker, pty_pair: PtyPair
-) -> None:
-    config = agent_config(
-        tmp_path,
-        broker=broker,
-        sensors=f"  - id: door\n    type: serial-lines\n    port: {pty_pair.device}\n    preset: event\n",
-        extra="anomaly:\n  warmup_weeks: 1\n",
+def test_intervals_under_a_minute_are_not_scored_and_scoring_them_explicitly_is_refused(tmp_path: Path) -> None:
+    sensors = (
+        "  - id: door\n    type: simulated\n    peak_per_hour: 36000\n    opening: '00:00'\n    closing: '23:59'\n"
     )
+    config = agent_config(tmp_path, broker=None, sensors=sensors, extra="anomaly:\n  enabled: true\n")
+    refused = subprocess.run(
+        [sys.executable, "-m", "agent", "run", "--config", str(config)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert refused.returncode == 2
+    assert f"{config}: anomaly.enabled: anomaly scoring needs intervals of at least 60 s" in refused.stderr
+
+    config = agent_config(tmp_path, broker=None, sensors=sensors, extra="anomaly:\n  threshold: 5\n")
     db = tmp_path / "data" / "footfall.db"
-    sub = Subscriber(broker, f"{PREFIX}/#")
     agent = AgentProcess(config, tmp_path / "agent.log")
-    fd = pty_pair.open_peer()
     try:
-        for _ in range(30):
-            os.write(fd, b"IN 1\r\n")
-            time.sleep(0.05)
-        assert sub.wait_for(lambda: any(p["ins"] > 0 for p in sub.json_payloads()), 15), "no counted interval"
-        counted = next(p for p in sub.json_payloads() if p["ins"] > 0)
-        assert counted["anomaly"]["ins"] == {"expected": None, "z": None, "anomaly": False, "fault": None}
-        assert counted["anomaly"]["outs"]["fault"] is None
-
-        os.close(fd)
-        fd = -1
-        pty_pair.unplug()
-
-        def no_data() -> list[dict]:
-            return [p for p in sub.json_payloads() if p["coverage_s"] == 0]
-
-        assert sub.wait_for(lambda: len(no_data()) >= 2, 15), "no interval without coverage"
-        for p in no_data():
-            assert p["anomaly"]["ins"]["fault"] == "no-data" and p["anomaly"]["outs"]["fault"] == "no-data"
-            assert p["anomaly"]["ins"]["z"] is None and p["anomaly"]["ins"]["anomaly"] is False
-        assert sub.wait_for(lambda: len(sub.json_payloads("/anomaly")) >= 2, 10), "no fault event"
-        starts = sub.json_payloads("/anomaly")
-        assert {(e["metric"], e["phase"], e["kind"], e["fault"]) for e in starts} == {
-            ("ins", "start", "fault", "no-data"),
-            ("outs", "start", "fault", "no-data"),
-        }
-        first = no_data()[0]
-        ins_start = next(e for e in starts if e["metric"] == "ins")
-        assert ins_start["start_ts"] == first["start_ts"] and ins_start["end"] is None
-        assert ins_start["id"] == f"test/d1/door/ins/no-data/{first['start']}/start"
-        assert all(not retained for t, _, retained in sub.snapshot() if t.endswith("/anomaly"))
-        faulty_state = [
-            json.loads(p)
-            for t, p, _ in sub.snapshot()
-            if t.endswith("/state") and p and json.loads(p)["fault"] == "source-down"
-        ]
-        assert faulty_state, "the sensor state does not show the dead source"
-
-        agent.signal(signal.SIGKILL)
-        agent.wait(10)
-        committed = _anomaly_state(db)
-        assert committed is not None
-        assert committed["metrics"]["ins"]["events"]["open"]["start"] == first["start_ts"]
-        closed_before = {p["start_ts"] for p in sub.json_payloads()}
-
-        agent = AgentProcess(config, tmp_path / "agent.log")
-        assert sub.wait_for(lambda: len(_anomaly_state(db)["slots"]) > len(committed["slots"]), 15)
-        later = _anomaly_state(db)
-        assert set(committed["slots"]) < set(later["slots"])
-        before, after = _slot_values(committed), _slot_values(later)
-        assert {s: after[s] for s in before} == before, "the restarted detector lost or changed what it had learned"
-
-        pty_pair.replug()
-        assert sub.wait_for(lambda: len(sub.json_payloads("/anomaly")) >= 4, 20), "the fault episode did not end"
+        deadline = time.monotonic() + 15
+        while not (db.exists() and _stored_payloads(db)):
+            assert time.monotonic() < deadline, agent.log_text()
+            time.sleep(0.1)
         agent.signal(signal.SIGTERM)
         assert agent.wait(10) == 0
     finally:
-        if fd >= 0:
-            os.close(fd)
         agent.kill()
-        sub.close()
+    assert agent.log_text().count("anomaly scoring is off: it needs intervals of at least 1 min, these are 1 s") == 1
+    assert {p["anomaly"] is None for p in _stored_payloads(db)} == {True}
+    assert _anomaly_tables(db) == (0, 0)
 
-    events = sub.json_payloads("/anomaly")
-    assert [e["phase"] for e in events if e["metric"] == "ins"] == ["start", "end"], (
-        "a restart must continue the open episode, not start a second one"
-    )
-    end = next(e for e in events if e["metric"] == "ins" and e["phase"] == "end")
-    assert end["start_ts"] == first["start_ts"] and end["fault"] == "no-data"
-    assert end["id"] == f"test/d1/door/ins/no-data/{first['start']}/end"
-    faulty = [
-        p for p in sub.json_payloads() if p["anomaly"]["ins"]["fault"] == "no-data" and p["start_ts"] < end["end_ts"]
-    ]
-    assert end["intervals"] == len({p["start_ts"] for p in faulty})
-    assert any(p["start_ts"] not in closed_before for p in faulty), "no faulty interval after the restart"
+
+def _stored_payloads(db: Path) -> list[dict]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'intervals'").fetchone():
+            return []
+        return [json.loads(p) for (p,) in con.execute("SELECT payload FROM intervals")]
+    finally:
+        con.close()

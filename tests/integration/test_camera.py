@@ -10,13 +10,32 @@ from pathlib import Path
 from tests.clips import LINE, write_walk
 from tests.integration.conftest import AgentProcess, agent_config, read_intervals
 
+# The right half of the picture, reaching beyond the frame so that only its left edge (the door line) is
+# crossed; and a zone nobody enters.
+ZONES = (
+    "      zones:\n"
+    "        - {name: right, points: [[320, -100], [800, -100], [800, 500], [320, 500]]}\n"
+    "        - {name: corner, points: [[0, 0], [40, 0], [40, 40], [0, 40]]}\n"
+)
+
 
 def camera_sensor(source: Path | str, extra: str = "") -> str:
     return (
         f"  - id: cam\n    type: camera\n    source: '{source}'\n    fps: 20\n{extra}"
         f"    reconnect_min: 0.2s\n    reconnect_max: 1s\n"
-        f"    counting:\n      lines:\n        - {{name: door, points: {LINE}, in_direction: right}}\n"
+        f"    counting:\n      lines:\n        - {{name: door, points: {LINE}, in_direction: right}}\n{ZONES}"
     )
+
+
+def summed(payloads: list[dict]) -> dict:
+    """Per-line and per-zone counts over all intervals; every payload must name every line and zone."""
+    assert all(set(p["lines"]) == {"door"} and set(p["zones"]) == {"right", "corner"} for p in payloads)
+    lines = {"door": [sum(p["lines"]["door"][k] for p in payloads) for k in ("in", "out")]}
+    zones = {
+        name: [sum(p["zones"][name][k] for p in payloads) for k in ("in", "out", "dwell_count")]
+        for name in ("right", "corner")
+    }
+    return {"lines": lines, "zones": zones}
 
 
 def stored(tmp_path: Path) -> list[dict]:
@@ -25,8 +44,9 @@ def stored(tmp_path: Path) -> list[dict]:
     return sorted(payloads, key=lambda p: p["start_ts"])
 
 
-def run_agent(tmp_path: Path, sensors: str, until: float) -> list[dict]:
-    agent = AgentProcess(agent_config(tmp_path, broker=None, sensors=sensors), tmp_path / "agent.log")
+def run_agent(tmp_path: Path, sensors: str, until: float, interval: str = "1s") -> list[dict]:
+    config = agent_config(tmp_path, broker=None, sensors=sensors, interval=interval)
+    agent = AgentProcess(config, tmp_path / "agent.log")
     try:
         deadline = time.monotonic() + until
         while time.monotonic() < deadline and agent.proc.poll() is None:
@@ -46,6 +66,10 @@ def test_a_person_walking_across_the_line_and_back_counts_one_in_and_one_out(tmp
     log = (tmp_path / "agent.log").read_text()
     assert sum(p["ins"] for p in payloads) == 1, log
     assert sum(p["outs"] for p in payloads) == 1, log
+    assert summed(payloads) == {"lines": {"door": [1, 1]}, "zones": {"right": [1, 1, 1], "corner": [0, 0, 0]}}
+    dwell = [p["zones"]["right"]["dwell_median_s"] for p in payloads if p["zones"]["right"]["dwell_count"]]
+    assert len(dwell) == 1 and 0.5 < dwell[0] < 5, "she walks out of the right half a few seconds after entering"
+    assert payloads[-1]["zones"]["right"]["occupancy"] == 0
     assert any(p["coverage"] > 0 for p in payloads), "the clip was playing: some coverage"
     assert payloads[-1]["coverage"] == 0, "a file played once leaves the sensor down"
     assert "end of the video file" in log
@@ -56,3 +80,31 @@ def test_a_missing_video_file_is_a_down_sensor_not_a_crash(tmp_path: Path) -> No
     assert payloads, "intervals still close"
     assert all(p["coverage"] == 0 and p["ins"] == 0 and p["outs"] == 0 for p in payloads)
     assert "no video file" in (tmp_path / "agent.log").read_text()
+
+
+def test_line_and_zone_counts_survive_a_sigkill_before_their_interval_closes(tmp_path: Path) -> None:
+    clip = tmp_path / "walk.avi"
+    # A long first pause: on a busy machine the detector's first frame can come a second late, after the
+    # person has crossed; this test is about keeping counts, not about that.
+    write_walk(clip, pause=40)
+    length = 20
+    # Start early in an interval, so that the clip is counted and the agent killed before it ends.
+    while not 0.3 <= time.time() % length <= 3:
+        time.sleep(0.1)
+    started = time.time()
+    agent = AgentProcess(agent_config(tmp_path, broker=None, sensors=camera_sensor(clip), interval=f"{length}s"),
+                         tmp_path / "agent.log")
+    try:
+        deadline = time.monotonic() + 12
+        while "end of the video file" not in agent.log_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # past the next checkpoint (store.checkpoint: 1s)
+        assert time.time() // length == started // length, "the interval ended before the kill: nothing to test"
+    finally:
+        agent.kill()
+    assert all(p["lines"]["door"] == {"in": 0, "out": 0} for p in stored(tmp_path)), "only the checkpoint has them"
+    # The camera is gone after the restart: the interval closes with what the checkpoint held.
+    gone = camera_sensor(tmp_path / "gone.avi")
+    payloads = run_agent(tmp_path, gone, until=length - time.time() % length + 2, interval=f"{length}s")
+    assert summed(payloads) == {"lines": {"door": [1, 1]}, "zones": {"right": [1, 1, 1], "corner": [0, 0, 0]}}
+    assert sum(p["ins"] for p in payloads) == 1 and sum(p["outs"] for p in payloads) == 1

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from agent import __version__
+from agent.discovery import SensorState
 from agent.health import HealthPayload, read_temperatures, read_throttled
+from tests.clips import LINE, write_walk
 from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config
 from tests.integration.mosquitto import retained_messages
 
@@ -57,6 +59,7 @@ def test_health_is_retained_every_period_with_the_listed_fields(
         report = HealthPayload.model_validate(retained)
         assert report.agent_version == __version__ and report.uptime_s > 0
         assert report.sources["door"].state == "up" and report.sources["door"].since
+        assert not {"fps", "inference_ms", "frames", "dropped_frames"} & set(retained["sources"]["door"]), "camera only"
         assert report.system.load_1m is not None and report.system.cpu_count
         # Temperature and throttling only where the platform reports them; never a made-up value.
         has_temperature = bool(read_temperatures())
@@ -101,3 +104,40 @@ def test_status_line_follows_sources_and_the_backlog(
         assert agent.wait(10) == 0
     finally:
         agent.kill()
+
+
+def test_a_camera_reports_its_inference_time_and_dropped_frames(tmp_path: Path, broker: Broker) -> None:
+    clip = tmp_path / "walk.avi"
+    write_walk(clip)  # 20 fps, analysed at 5: about three frames in four are dropped by design
+    sensors = (
+        f"  - id: cam\n    type: camera\n    source: '{clip}'\n    loop: true\n    fps: 5\n"
+        f"    counting:\n      lines:\n        - {{name: door, points: {LINE}, in_direction: right}}\n"
+        "      zones:\n        - {name: right, points: [[320, -100], [800, -100], [800, 500], [320, 500]]}\n"
+    )
+    config = agent_config(tmp_path, broker=broker, sensors=sensors, extra=EVERY_SECOND)
+    sub = Subscriber(broker, f"{PREFIX}/health", "health-camera-test")
+    states = Subscriber(broker, f"{PREFIX}/sensors/cam/state", "state-camera-test")
+    agent = AgentProcess(config, tmp_path / "agent.log")
+
+    def camera() -> list:
+        reports = [HealthPayload.model_validate_json(p) for _, p, _ in sub.snapshot()]
+        return [r.sources["cam"] for r in reports if (r.sources["cam"].frames or 0) >= 10]
+
+    try:
+        assert sub.wait_for(lambda: len(camera()) >= 2, 30), agent.log_text()
+        first, later = camera()[0], camera()[-1]
+        assert later.state == "up"
+        assert later.inference_ms is not None and later.inference_ms > 0
+        assert later.fps is not None and later.latency_ms is not None
+        assert first.frames is not None and later.frames is not None and later.frames > first.frames
+        assert later.dropped_frames is not None and later.dropped_frames > 0
+        assert later.dropped_frames_recent is not None and 0 < later.dropped_frames_recent <= later.dropped_frames
+        assert states.wait_for(lambda: bool(states.snapshot()), 10)
+        state = SensorState.model_validate_json(states.snapshot()[-1][1])
+        assert state.zone_occupancy is not None and set(state.zone_occupancy) == {"right"}
+        agent.signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
+    finally:
+        agent.kill()
+        sub.close()
+        states.close()

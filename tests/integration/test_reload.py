@@ -149,3 +149,24 @@ def test_sighup_with_a_valid_config_applies_it_without_losing_counts(
     assert all(b - a == 1.0 for a, b in zip(starts, starts[1:], strict=False)), "a gap in the door's intervals"
     assert sum(d["ins"] for d in stored if d["sensor"] == "lobby") == 2
     assert "DEBUG" in agent.log_text(), "the new log level did not apply"
+
+
+def test_sighup_with_only_new_anomaly_settings_applies_them(tmp_path: Path) -> None:
+    sensors = "  - id: door\n    type: simulated\n"
+    config = agent_config(tmp_path, broker=None, sensors=sensors, interval="1m")
+    text = config.read_text()
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    try:
+        wait_in_log(agent, "running: 1 sensor(s)")
+        for anomaly, count in (("anomaly:\n  enabled: false\n", 1), ("anomaly:\n  threshold: 6\n", 2)):
+            config.write_text(text + anomaly)
+            agent.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while agent.log_text().count("config reloaded: new anomaly settings") < count:
+                assert time.monotonic() < deadline, agent.log_text()
+                time.sleep(0.05)
+        assert "nothing changed" not in agent.log_text()
+        agent.signal(signal.SIGTERM)
+        assert agent.wait(10) == 0
+    finally:
+        agent.kill()
