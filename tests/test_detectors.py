@@ -20,6 +20,7 @@ from agent.detectors.ssdlite import (
     SsdliteDetector,
     decode_boxes,
     load_anchors,
+    logit_floor,
     postprocess,
     preprocess,
 )
@@ -221,6 +222,32 @@ def test_postprocess_thresholds_suppresses_clips_and_scales() -> None:
     np.testing.assert_allclose(
         found.boxes, [[20, 10, 60, 50], [120, 10, 160, 50], [180, 80, 200, 100]], atol=1e-3
     )
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999999, 1.0])
+def test_thresholding_on_logits_keeps_exactly_the_anchors_whose_score_reaches_the_threshold(threshold: float) -> None:
+    # Logits a float32 step or a few apart around the threshold's, where rounding the float64 sigmoid to
+    # float32 decides, plus a wide spread; the reference scores every anchor as the original graph does.
+    p = float(np.float32(threshold))
+    centre = np.float32(math.log(p / (1 - p))) if p < 1 else np.float32(17.0)
+    around = centre + np.arange(-40, 40, dtype=np.float32) * max(abs(centre), np.float32(1e-3)) * np.float32(2**-23)
+    spread = np.random.default_rng(7).normal(0.0, 6.0, 5000).astype(np.float32)
+    for person in (around.astype(np.float32), spread):
+        reference = (1.0 / (1.0 + np.exp(-person.astype(np.float64)))).astype(np.float32)
+        assert (person[reference >= threshold] >= logit_floor(threshold)).all()
+    reference = (1.0 / (1.0 + np.exp(-around.astype(np.float64)))).astype(np.float32)
+    logits = np.stack([np.zeros_like(around), around], axis=1)[None]
+    anchors = np.tile(np.array([[0.1, 0.2, 0.5, 0.4]], np.float32), (len(around), 1))
+    anchors[:, [0, 2]] += np.linspace(0.0, 0.5, len(around), dtype=np.float32)[:, None]
+    found = postprocess(np.zeros((1, len(around), 1, 4), np.float32), logits, anchors, 100, 100, threshold, 1.0)
+    assert sorted(found.scores.tolist()) == sorted(reference[reference >= threshold].tolist())
+
+
+def test_postprocess_of_a_frame_without_candidates_is_empty() -> None:
+    logits = logits_for([0.1, 0.2, 0.3])
+    found = postprocess(np.zeros((1, 3, 1, 4), np.float32), logits, load_anchors()[:3], 10, 10, 0.5, 0.5)
+    assert found.boxes.shape == (0, 4) and found.scores.shape == (0,)
+    assert found.boxes.dtype == np.float32 and found.scores.dtype == np.float32
 
 
 def test_postprocess_rejects_a_model_that_does_not_fit_the_anchors() -> None:

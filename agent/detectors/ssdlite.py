@@ -9,6 +9,8 @@ testable without a model. No TensorFlow at runtime.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +82,22 @@ def decode_boxes(encodings: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return np.concatenate([yx - half, yx + half], axis=1).astype(np.float32, copy=False)
 
 
+@lru_cache(maxsize=8)
+def logit_floor(score_threshold: float) -> np.float32:
+    """A float32 logit below which no anchor's float32 sigmoid score can reach `score_threshold`.
+
+    The logit of the float32 just under the threshold, lowered by a few float32 steps more: a score that
+    rounds up to the threshold stays above it, and the exact score test still decides.
+    """
+    below = float(np.nextafter(np.float32(score_threshold), np.float32(0.0)))
+    if below <= 0.0:
+        return np.float32(-np.inf)
+    floor = np.float32(math.log(below) - math.log1p(-below))
+    for _ in range(4):
+        floor = np.nextafter(floor, np.float32(-np.inf))
+    return floor
+
+
 def postprocess(
     encodings: np.ndarray,
     logits: np.ndarray,
@@ -99,10 +117,15 @@ def postprocess(
     if enc.shape[0] != anchors.shape[0]:
         raise ValueError(f"model gives {enc.shape[0]} boxes but there are {anchors.shape[0]} anchors")
     class_logits = logits.reshape(enc.shape[0], -1)[:, 1 + class_index]
-    scores = (1.0 / (1.0 + np.exp(-class_logits.astype(np.float64)))).astype(np.float32)
-    candidates = np.flatnonzero(scores >= score_threshold)
+    # The sigmoid is monotonic, so the threshold is first applied to the logits (with a margin) and the
+    # scores are computed only for the few anchors that can reach it: most frames at a door have none.
+    candidates = np.flatnonzero(class_logits >= logit_floor(score_threshold))
+    if len(candidates) == 0:
+        return Detections(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+    scores = (1.0 / (1.0 + np.exp(-class_logits[candidates].astype(np.float64)))).astype(np.float32)
+    passed = scores >= score_threshold
+    candidates, scores = candidates[passed], scores[passed]
     boxes = np.clip(decode_boxes(enc[candidates], anchors[candidates]), 0.0, 1.0)
-    scores = scores[candidates]
     nonempty = (boxes[:, 2:] > boxes[:, :2]).all(axis=1)
     boxes, scores = boxes[nonempty], scores[nonempty]
     keep = nms(boxes, scores, score_threshold, nms_iou)[:MAX_DETECTIONS]
