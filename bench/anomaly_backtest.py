@@ -16,7 +16,7 @@ Printed, at the detector's default settings:
   4. `score` throughput end to end (CSV file in, CSV out) on a generated multi-million-row file: the
      median of several runs, by wall clock and by CPU time.
 
-    python bench/anomaly_backtest.py [--trials 12] [--rows 3000000] [--runs 5] [--skip-speed]
+    python bench/anomaly_backtest.py [--trials 40] [--rows 3000000] [--runs 5] [--skip-speed]
 """
 
 from __future__ import annotations
@@ -461,7 +461,7 @@ def speed(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trials", type=int, default=12, help="random placements per injected fault kind")
+    ap.add_argument("--trials", type=int, default=40, help="random placements per injected fault kind")
     ap.add_argument("--rows", type=int, default=3_000_000, help="rows in the generated throughput CSV")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--runs", type=int, default=5, help="throughput runs (the median is reported)")
