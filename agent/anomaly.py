@@ -254,6 +254,7 @@ class AnomalyDetector:
         "settings",
         "interval_s",
         "slots",
+        "fresh_starts",
         "_gb",
         "_sb",
         "_sdb",
@@ -282,12 +283,16 @@ class AnomalyDetector:
         self.interval_s = interval_s
         self.slots = WEEK_S // interval_s
         self._last_t = -math.inf
+        self.fresh_starts = -1  # the warm-up every detector begins with is not counted
         self._forget()
         if state is not None:
             self._restore(state)
 
     def _forget(self) -> None:
-        """Drop everything learned (keeping the clock): the start of a fresh warm-up."""
+        """Drop everything learned (keeping the clock): the start of a fresh warm-up.
+
+        Counted in `fresh_starts`, so that whoever persists the state knows every slot was reset at once."""
+        self.fresh_starts += 1
         n = self.slots
         self._gb = [0.0] * n
         self._sb = [0.0] * n

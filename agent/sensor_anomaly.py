@@ -80,9 +80,6 @@ class SensorAnomaly:
         self._dirty: set[int] = set()
         # A fresh scorer replaces whatever an earlier (unusable, or abandoned) state left in the store.
         self._replace = state is None
-        # Per metric, the last two distinct slots the detector had seen: if one of them that was not just
-        # scored reads as unseen afterwards, the detector has started afresh (nothing else lowers `seen`).
-        self._witnesses: dict[str, list[int]] = {m: [] for m in METRICS}
         self.events = {m: AnomalyEvents(sensor, m) for m in METRICS}
         if state is not None:
             try:
@@ -121,17 +118,12 @@ class SensorAnomaly:
         for metric in METRICS:
             detector = detectors[metric]
             count = None if no_data else float(getattr(closed, metric))
-            witnesses = self._witnesses[metric]
-            witness = next((w for w in witnesses if w != slot), None)
+            fresh_starts = detector.fresh_starts
             score = detector.update(closed.start, count, slot)
+            if detector.fresh_starts != fresh_starts:
+                self._replace = True  # every slot was reset at once: the stored rows are all stale
             scores[metric] = score
             events.extend(self.events[metric].feed(closed.start, closed.end, count, score))
-            seen = detector.snapshot((slot,) if witness is None else (slot, witness))["seen"]
-            if witness is not None and seen[1] == 0:
-                self._replace = True
-                witnesses.clear()
-            if seen[0]:
-                witnesses[:] = [slot, *(w for w in witnesses if w != slot)][:2]
         return IntervalScores(scores, events)
 
     def retune(self, settings: AnomalySettings) -> None:
@@ -205,7 +197,6 @@ class SensorAnomaly:
             for i, key in enumerate(SLOT_FIELDS, start=2):
                 detector[key] = [row[i] for row in rows]
             detectors[metric] = AnomalyDetector(self.settings, self.interval_s, state=detector)
-            self._witnesses[metric] = [int(row[0]) for row in reversed(rows) if row[5]][:2]
         return detectors
 
 
