@@ -550,12 +550,7 @@ class Agent:
                 since=local_iso(since, self.tz) if since else None,
                 reason=reason or None,
                 rejected_lines=rejected,
-                fps=_reading(source, "fps"),
-                latency_ms=_reading(source, "latency_ms"),
-                inference_ms=_reading(source, "inference_ms"),
-                frames=_count(source, "frames"),
-                dropped_frames=_count(source, "dropped_frames"),
-                dropped_frames_recent=_count(source, "dropped_frames_recent"),
+                **(source.readings() if source is not None else {}),
             )
         depth, oldest = self.store.outbox_stats()
         mqtt = None
@@ -852,19 +847,6 @@ class Agent:
                 self.publisher.subscribe(topic_filter, qos=1)
         if new.homeassistant.enabled:
             self._announce()
-
-
-def _reading(source: Source | None, name: str) -> float | None:
-    """A measurement a source may expose (camera sources: `fps`, `latency_ms`, `inference_ms`); None when it
-    has none."""
-    value = getattr(source, name, None)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _count(source: Source | None, name: str) -> int | None:
-    """A count a source may expose (camera sources: `frames`, `dropped_frames`); None when it has none."""
-    value = getattr(source, name, None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _prepare(scorer: SensorAnomaly) -> None:

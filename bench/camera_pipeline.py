@@ -42,7 +42,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
 
 from agent.camera_counter import CameraCounter  # noqa: E402
 from agent.config import CameraSensorConfig  # noqa: E402
@@ -50,7 +49,7 @@ from agent.counting import CountingPipeline  # noqa: E402
 from agent.detector_config import SsdliteDetectorConfig  # noqa: E402
 from agent.detectors import Detections, Detector, build_detector  # noqa: E402
 from agent.replay import replay_video  # noqa: E402
-from tests.clips import LINE, write_walk  # noqa: E402
+from tests.clips import LINE, read_frames, write_walk  # noqa: E402
 
 CLIP_FPS = 20
 AGENT_FPS = 10
@@ -58,19 +57,6 @@ WARMUP = 5
 EFFICIENCY_GOAL = 0.9
 RSS_GOAL_MB = 250.0
 LINES = [{"name": "door", "points": [[320, 0], [320, 400]], "in_direction": "right"}]
-
-
-def decode(path: Path) -> list[np.ndarray]:
-    """Every frame of the clip, decoded by OpenCV."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok or frame is None:
-            break
-        frames.append(frame)
-    capture.release()
-    return frames
 
 
 def detector_config() -> SsdliteDetectorConfig:
@@ -90,7 +76,7 @@ def model_pass(detector: Detector, frames: list[np.ndarray]) -> tuple[float, flo
 def decode_pass(clip: Path) -> float:
     """Milliseconds per frame of decoding the clip serially."""
     started = time.perf_counter()
-    count = len(decode(clip))
+    count = len(read_frames(clip))
     return (time.perf_counter() - started) * 1000 / count
 
 
@@ -118,7 +104,7 @@ def pipeline_pass(sensor: CameraSensorConfig, detector: Detector, clip: Path,
 def measure_efficiency(work: Path, passes: int) -> None:
     clip = work / "walk.avi"
     write_walk(clip, fps=CLIP_FPS)
-    frames = decode(clip)
+    frames = read_frames(clip)
     print(f"clip: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} MJPG at {CLIP_FPS} fps")
     cfg = detector_config()
     detector = build_detector(cfg)

@@ -39,3 +39,16 @@ def write_walk(path: Path, fps: int = 20, step: int = 16, pause: int = 10) -> in
         writer.write(frame)
     writer.release()
     return len(xs)
+
+
+def read_frames(path: Path) -> list[np.ndarray]:
+    """Every frame of a clip, decoded by OpenCV."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames

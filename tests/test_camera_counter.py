@@ -12,7 +12,7 @@ import pytest
 
 from agent.camera_counter import CameraCounter, fit_frame
 from agent.config import CameraSensorConfig
-from tests.clips import write_walk
+from tests.clips import read_frames, write_walk
 
 LINES = [
     {"name": "door", "points": [[320, 0], [320, 400]], "in_direction": "right"},
@@ -24,23 +24,11 @@ def camera(**extra: object) -> CameraSensorConfig:
     return CameraSensorConfig(**{"id": "cam", "source": "clip.avi", "counting": {"lines": LINES}, **extra})
 
 
-def frames(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    out = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        out.append(frame)
-    capture.release()
-    return out
-
-
 @pytest.fixture(scope="module")
 def walk(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     path = tmp_path_factory.mktemp("clip") / "walk.avi"
     write_walk(path)
-    return frames(path)
+    return read_frames(path)
 
 
 def count(counter: CameraCounter, clip: list[np.ndarray]) -> tuple[int, int]:

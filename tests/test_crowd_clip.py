@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.clips import read_frames
 from tests.crowd_clip import (
     FLOOR_GRAY,
     HEIGHT,
@@ -85,13 +86,8 @@ def test_a_written_clip_shows_each_person_on_their_side_of_the_line(tmp_path: Pa
     assert (clip.truth_in, clip.truth_out) == (1, 1)
     capture = cv2.VideoCapture(str(clip.path))
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(12.5)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
     capture.release()
+    frames = read_frames(clip.path)
     assert len(frames) == 20 and frames[0].shape == (HEIGHT, WIDTH, 3)
     drawn = [np.abs(f.astype(int) - FLOOR_GRAY).sum(axis=2) > 40 for f in frames]
     feet = camera.project(right_to_left.pos[::2])

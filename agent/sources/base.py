@@ -50,6 +50,8 @@ class Source(Protocol):
 
     def stop(self, timeout: float) -> None: ...
 
+    def readings(self) -> dict[str, float | int | None]: ...
+
 
 def describe_gap(seconds: float) -> str:
     """A gap length people can read at a glance in a log line."""
@@ -145,6 +147,10 @@ class ThreadedSource:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def readings(self) -> dict[str, float | int | None]:
+        """Source-specific fields of the health report (`SourceReport`); a serial counter has none."""
+        return {}
 
     def _run(self) -> None:
         raise NotImplementedError

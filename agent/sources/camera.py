@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -205,7 +205,7 @@ class CameraSource(ThreadedSource):
         with self._lock:
             return self._dropped - self._dropped_by[0] if self._dropped_by else None
 
-    def health(self) -> dict[str, Any]:
+    def readings(self) -> dict[str, float | int | None]:
         """Camera health for the health report: analysed fps, inference and latency medians, dropped frames."""
         fps, inference, latency, recent = self.fps, self.inference_ms, self.latency_ms, self.dropped_frames_recent
         with self._lock:

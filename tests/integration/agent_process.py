@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -61,6 +62,11 @@ class AgentProcess:
         self.proc.send_signal(sig)
 
     def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, as `systemctl stop` sends it, and the exit status within `timeout` seconds."""
+        self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
     def kill(self) -> None:

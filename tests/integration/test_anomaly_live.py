@@ -144,8 +144,7 @@ def test_intervals_under_a_minute_are_not_scored_and_scoring_them_explicitly_is_
         while not (db.exists() and _stored_payloads(db)):
             assert time.monotonic() < deadline, agent.log_text()
             time.sleep(0.1)
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()
     assert agent.log_text().count("anomaly scoring is off: it needs intervals of at least 1 min, these are 1 s") == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -66,8 +65,7 @@ def running(tmp_path: Path, broker: Broker, pty_pair: PtyPair) -> Iterator[Runni
     try:
         assert sub.wait_for(lambda: len(run.intervals()) >= 1, 15), agent.log_text()
         yield run
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         os.close(fd)
         agent.kill()

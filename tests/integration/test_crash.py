@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import threading
 import time
 from pathlib import Path
@@ -60,8 +59,7 @@ def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, brok
         agent = AgentProcess(config, tmp_path / "agent.log")
         time.sleep(3)
         stop_writing.set()
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
         final = read_intervals(db)
         assert all(final.get(k) == v for k, v in seen.items())
         assert len(final) >= MIN_CLOSED, "too few intervals closed to have tested anything"

@@ -135,8 +135,7 @@ def test_discovery_follows_home_assistant_conventions_birth_and_sensor_removal(t
         assert sensor_topics("entrance") <= set(after)
         assert f"{PREFIX}/sensors/side/state" not in retained_messages(broker, f"{PREFIX}/sensors/#")
         assert "config reloaded: removed side" in agent.log_text()
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()
         live.close()
@@ -151,8 +150,7 @@ def test_sensor_removed_while_the_agent_was_stopped_loses_its_entities_at_the_ne
         deadline = time.monotonic() + 15
         while not sensor_topics("side") <= set(retained_messages(broker, "homeassistant/#", settle=0.2)):
             assert time.monotonic() < deadline, first.log_text()
-        first.signal(signal.SIGTERM)
-        assert first.wait(10) == 0
+        assert first.stop() == 0
     finally:
         first.kill()
     assert retained_messages(broker, f"{PREFIX}/status") == {f"{PREFIX}/status": b"offline"}
@@ -165,8 +163,7 @@ def test_sensor_removed_while_the_agent_was_stopped_loses_its_entities_at_the_ne
             assert time.monotonic() < deadline, second.log_text()
         assert sensor_topics("entrance") <= set(retained)
         assert "removing Home Assistant entity" in second.log_text()
-        second.signal(signal.SIGTERM)
-        assert second.wait(10) == 0
+        assert second.stop() == 0
     finally:
         second.kill()
 
@@ -193,8 +190,7 @@ def test_discovery_prefix_is_configurable_and_can_be_turned_off(tmp_path: Path, 
         sender.publish("ha/test/status", b"online", qos=1).wait_for_publish(5)
         time.sleep(1.0)
         assert retained_messages(broker, "ha/test/#", settle=0.2) == {}
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         sender.disconnect()
         sender.loop_stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import time
 from pathlib import Path
@@ -74,8 +73,7 @@ def test_health_is_retained_every_period_with_the_listed_fields(
         assert report.outbox.depth >= 0
         assert report.outbox.oldest_age_s is None or report.outbox.depth > 0
         assert report.mqtt is not None and report.mqtt.connected
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()
         sub.close()
@@ -104,8 +102,7 @@ def test_status_line_follows_sources_and_the_backlog(
         assert "mqtt disconnected" in backlog
         broker.start()
         wait_status(notify_socket, "mqtt connected, outbox 0", 15)
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()
 
@@ -139,8 +136,7 @@ def test_a_camera_reports_its_inference_time_and_dropped_frames(tmp_path: Path, 
         assert states.wait_for(lambda: bool(states.snapshot()), 10)
         state = SensorState.model_validate_json(states.snapshot()[-1][1])
         assert state.zone_occupancy is not None and set(state.zone_occupancy) == {"right"}
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()
         sub.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -47,8 +46,7 @@ def test_outage_of_several_intervals_loses_nothing(tmp_path: Path, broker: Broke
         stop_writing.set()
         thread.join()
         time.sleep(2.5)  # let the last interval with events close
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
         db = read_intervals(tmp_path / "data" / "footfall.db")
         assert sub.wait_for(lambda: len({p["id"] for p in sub.json_payloads()}) >= len(db), 15)
     finally:

@@ -70,8 +70,7 @@ def test_sighup_with_a_broken_config_keeps_the_old_one_running(
         assert sub.wait_for(lambda: sum(d["ins"] for d in interval_docs(sub)[mark:]) == 2, 10), agent.log_text()
         assert {d["site"] for d in interval_docs(sub)} == {"test"}
         assert "config reloaded" not in agent.log_text()
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         os.close(fd)
         agent.kill()
@@ -130,8 +129,7 @@ def test_sighup_with_a_valid_config_applies_it_without_losing_counts(
         assert sub.wait_for(
             lambda: {d["id"] for d in interval_docs(sub)} | {d["id"] for d in interval_docs(sub, "lobby")} >= closed, 10
         ), "closed intervals did not all arrive"
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         stop.set()
         if thread.is_alive():
@@ -166,7 +164,6 @@ def test_sighup_with_only_new_anomaly_settings_applies_them(tmp_path: Path) -> N
                 assert time.monotonic() < deadline, agent.log_text()
                 time.sleep(0.05)
         assert "nothing changed" not in agent.log_text()
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -51,8 +50,7 @@ def test_unplugged_adapter_shows_as_a_gap_and_counting_resumes(tmp_path: Path, p
         os.write(fd, b"OUT 1\nIN 1\n")
         os.close(fd)
         time.sleep(2.5)
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         agent.kill()
     payloads = stored_payloads(tmp_path)
@@ -87,8 +85,7 @@ def test_cumulative_counter_reboot_and_garbage(tmp_path: Path, pty_pair: PtyPair
             os.write(fd, line)
             time.sleep(0.3)
         time.sleep(2.5)
-        agent.signal(signal.SIGTERM)
-        assert agent.wait(10) == 0
+        assert agent.stop() == 0
     finally:
         os.close(fd)
         agent.kill()
