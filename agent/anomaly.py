@@ -315,6 +315,10 @@ class AnomalyDetector:
 
     # -- scoring ------------------------------------------------------------------------------------------
 
+    def seen(self, slot: int) -> int:
+        """How many intervals of `slot` the detector has learned from since its last fresh start."""
+        return self._nobs[slot]
+
     def update(self, t_start: float, count: float | None, slot: int) -> Score:
         """Score the interval starting at `t_start` (epoch s) whose interval-of-week is `slot` (see
         `week_slot`), then learn from it. `count` None means the source delivered no data."""

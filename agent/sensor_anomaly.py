@@ -114,7 +114,6 @@ class SensorAnomaly:
         scores: dict[str, Score] = {}
         events: list[AnomalyEvent] = []
         detectors = self.detectors
-        self._dirty.add(slot)
         for metric in METRICS:
             detector = detectors[metric]
             count = None if no_data else float(getattr(closed, metric))
@@ -124,6 +123,10 @@ class SensorAnomaly:
                 self._replace = True  # every slot was reset at once: the stored rows are all stale
             scores[metric] = score
             events.extend(self.events[metric].feed(closed.start, closed.end, count, score))
+        # Stored rows are the slots either detector has seen (as in `state()`): an interval it did not learn
+        # from (no data, a fault) leaves its slot as it was, so there is nothing of it to write.
+        if any(detectors[m].seen(slot) for m in METRICS):
+            self._dirty.add(slot)
         return IntervalScores(scores, events)
 
     def retune(self, settings: AnomalySettings) -> None:
