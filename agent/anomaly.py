@@ -112,7 +112,7 @@ class AnomalySettings(BaseModel):
         description="Weeks after which an observation has half its weight in the weekly profile.",
     )
     level_halflife_hours: float = Field(
-        12.0,
+        8.0,
         gt=0,
         title="Level half-life",
         description="Busy hours after which the overall level has moved half-way to a new regime "

@@ -398,7 +398,15 @@ def injection_report(
             correct = found is not None and ((found[1] != "traffic") == want_fault)
             hits += correct
             where = f"{s[:20]} {d:%Y-%m-%d %a %H:00}"
-            lines.append(f"{where}: " + (f"{found[1]} after {found[0]} h" if found else "not detected"))
+            line = f"{where}: " + (f"{found[1]} after {found[0]} h" if found else "not detected")
+            if not want_fault:
+                # How unusual the injected counts are against the same hours of the weeks around them: a
+                # spike on an hour that was itself unusually quiet, or a halving of an unusually busy day,
+                # can land near the usual count.
+                ratios = [v[j] / ref for j in range(i, i + n) if v[j] is not None and (ref := typical(data[s], j))]
+                if ratios:
+                    line += f" (injected counts {statistics.median(ratios):.2f}x typical)"
+            lines.append(line)
         summary[kind] = (hits, trials)
         print(f"  {kind:20s} detected with the right kind {hits}/{trials}")
         for ln in lines:
