@@ -203,6 +203,15 @@ class Agent:
         args = (sensor, self.cfg.anomaly, int(self.cfg.intervals.length), self.tz)
         try:
             scorer = SensorAnomaly(*args, state=self.store.load_anomaly(sensor))
+            if scorer.slot_shift:
+                log.warning(
+                    "%s: the anomaly detector learned in time zone %s and now runs in %s; what it learned is "
+                    "moved by %+g h to the same local hours",
+                    sensor,
+                    scorer.saved_tz_name,
+                    scorer.tz_name,
+                    scorer.slot_shift * scorer.interval_s / 3600,
+                )
         except ValueError as e:
             log.error("%s: saved anomaly detector state unusable (%s); its warm-up starts afresh", sensor, e)
             scorer = SensorAnomaly(*args)

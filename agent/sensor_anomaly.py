@@ -13,6 +13,11 @@ document (the scalars and the open episodes) and one row per (slot, metric) the 
 exception is a detector that starts afresh (relearning after a long outage, or a fresh start replacing
 an unusable state): every slot it had learned is forgotten at once, so its changes replace all rows.
 The restore is checked at once but carried out when the first interval closes.
+
+Slots are on the local wall clock, so the document names the time zone they were learned in. A state
+restored under another zone (the installer corrected it) has its slots moved by the difference of the two
+UTC offsets, to the nearest whole interval: what was learned about 13:00 in one zone is about the same
+hour of trade in the other, and a detector left unmoved would alarm for weeks at every opening and closing.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.aggregation import ClosedInterval
 from agent.anomaly import AnomalyDetector, AnomalyEvent, AnomalyEvents, AnomalySettings, Score, week_slot
@@ -75,6 +81,10 @@ class SensorAnomaly:
         self.settings = settings
         self.interval_s = interval_s
         self.tz = tz
+        self.tz_name = getattr(tz, "key", None) or str(tz)
+        self.slot_shift = 0
+        """Intervals by which a restored state's slots were moved because it was learned in another zone."""
+        self.saved_tz_name: str | None = None
         self._detectors: dict[str, AnomalyDetector] | None = None
         self._saved: AnomalyState | None = None
         self._dirty: set[int] = set()
@@ -87,6 +97,8 @@ class SensorAnomaly:
             except (KeyError, TypeError, IndexError, AttributeError) as e:
                 raise ValueError(f"malformed anomaly state ({type(e).__name__}: {e})") from None
             self._saved = state
+            if self.slot_shift:
+                self._replace = True  # every stored row is at its old slot
 
     @property
     def detectors(self) -> dict[str, AnomalyDetector]:
@@ -166,7 +178,12 @@ class SensorAnomaly:
             rows.extend((s, metric, *values) for s, *values in zip(slots, *columns, strict=True))  # type: ignore[misc]
             metrics[metric] = {"detector": detector, "events": self.events[metric].snapshot()}
         rows.sort(key=lambda row: row[0])
-        document = {"version": STATE_VERSION, "interval_s": self.interval_s, "metrics": metrics}
+        document = {
+            "version": STATE_VERSION,
+            "interval_s": self.interval_s,
+            "timezone": self.tz_name,
+            "metrics": metrics,
+        }
         return AnomalyState(document, rows, replace)
 
     def _check(self, state: AnomalyState) -> None:
@@ -189,6 +206,24 @@ class SensorAnomaly:
                 raise ValueError(f"anomaly state of {metric} is for another interval length")
             events[metric] = AnomalyEvents(self.sensor, metric, state=saved["events"])
         self.events = events
+        self.saved_tz_name = document.get("timezone")
+        self.slot_shift = self._zone_shift(self.saved_tz_name, document["metrics"]["ins"]["detector"].get("last_t"))
+
+    def _zone_shift(self, saved: str | None, last_t: float | None) -> int:
+        """Slots to add to a state learned in zone `saved`: the offsets' difference when it was last scored.
+
+        A state without a zone (written before zones were recorded), with one this machine does not know,
+        or that never scored an interval stays where it is."""
+        if saved is None or saved == self.tz_name or last_t is None:
+            return 0
+        try:
+            old_zone = ZoneInfo(saved)
+        except (ZoneInfoNotFoundError, ValueError):
+            return 0
+        old, new = (datetime.fromtimestamp(float(last_t), z).utcoffset() for z in (old_zone, self.tz))
+        if old is None or new is None:
+            return 0
+        return round((new - old).total_seconds() / self.interval_s)
 
     def _restore(self, state: AnomalyState) -> dict[str, AnomalyDetector]:
         """The detectors of a checked state: the document's scalars with the rows as sparse slot lists."""
@@ -196,7 +231,8 @@ class SensorAnomaly:
         for metric in METRICS:
             rows = sorted(row for row in state.rows if row[1] == metric)
             detector = dict(state.document["metrics"][metric]["detector"])
-            detector["slots"] = [int(row[0]) for row in rows]
+            n = 7 * 86400 // self.interval_s
+            detector["slots"] = [(int(row[0]) + self.slot_shift) % n for row in rows]
             for i, key in enumerate(SLOT_FIELDS, start=2):
                 detector[key] = [row[i] for row in rows]
             detectors[metric] = AnomalyDetector(self.settings, self.interval_s, state=detector)

@@ -107,6 +107,41 @@ def test_a_restored_scorer_continues_exactly_and_its_state_is_compact() -> None:
     assert any(v.events for v in compared), "and the fault episode of the dead hour"
 
 
+@pytest.mark.parametrize(("learned_in", "shift"), [("UTC", 1), ("America/New_York", 6), ("Asia/Kolkata", -4)])
+def test_a_state_learned_in_another_time_zone_moves_to_the_same_local_hours(learned_in: str, shift: int) -> None:
+    """The shop trades on Berlin time; the detector first ran with another zone configured (January: Berlin
+    is UTC+1, New York UTC-5, Kolkata UTC+5:30, which rounds to 4 h). Restored under Berlin, it must score
+    as if it had learned in Berlin, and its stored rows must all be rewritten at their new slots."""
+    history = hours(MONDAY, 14 * 24, seed=5)
+    future = hours(history[-1].end, 7 * 24, seed=6)
+    wrong = SensorAnomaly("door", SETTINGS, HOUR, ZoneInfo(learned_in))
+    right = scorer()
+    for c in history:
+        wrong.score(c)
+        right.score(c)
+    saved = through_json(wrong.state())
+    assert saved.document["timezone"] == learned_in
+    moved = scorer(saved)
+    assert moved.slot_shift == shift and moved.saved_tz_name == learned_in
+    unmoved = SensorAnomaly("door", SETTINGS, HOUR, ZoneInfo(learned_in), state=saved)
+    assert unmoved.slot_shift == 0
+    changes = moved.changes()
+    assert changes.replace and changes.document["timezone"] == "Europe/Berlin"
+    assert {(row[0], row[1]) for row in changes.rows} == {((row[0] + shift) % 168, row[1]) for row in saved.rows}
+    if learned_in != "Asia/Kolkata":
+        assert changes.rows == right.state().rows, "the same week as if it had been learned in Berlin"
+    misaligned = scorer(AnomalyState({**saved.document, "timezone": "Europe/Berlin"}, saved.rows))
+    flagged: dict[str, list[bool]] = {name: [] for name in ("right", "moved", "misaligned")}
+    for c in future:
+        for name, s in (("right", right), ("moved", moved), ("misaligned", misaligned)):
+            verdict = s.score(c)
+            flagged[name].append(verdict.scores["ins"].anomaly or verdict.scores["ins"].fault is not None)
+    assert sum(flagged["misaligned"]) > 5, "left unmoved, every opening and closing looks odd"
+    assert sum(flagged["moved"]) <= 1
+    if learned_in != "Asia/Kolkata":
+        assert flagged["moved"] == flagged["right"]
+
+
 def test_an_unusable_state_is_refused() -> None:
     s = scorer()
     s.score(hours(MONDAY, 1)[0])
@@ -214,6 +249,7 @@ def test_a_legacy_whole_state_document_converts_to_the_same_state() -> None:
     for c in hours(MONDAY, 40, seed=10):
         s.score(c)
     state = s.state()
+    del state.document["timezone"]  # version 1 did not record it
     slots = sorted({row[0] for row in state.rows})
     legacy = {"version": 1, "interval_s": HOUR, "slots": slots, "metrics": {}}
     for metric in METRICS:

@@ -20,8 +20,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.aggregation import ClosedInterval
+from agent.anomaly import AnomalySettings
 from agent.config import parse_config
-from agent.sensor_anomaly import SensorAnomaly
+from agent.sensor_anomaly import METRICS, SensorAnomaly
 from agent.store import Store
 from tests.integration.conftest import AgentProcess, agent_config
 
@@ -160,3 +161,46 @@ def _stored_payloads(db: Path) -> list[dict]:
         return [json.loads(p) for (p,) in con.execute("SELECT payload FROM intervals")]
     finally:
         con.close()
+
+
+def test_a_restart_with_another_time_zone_moves_what_was_learned_to_the_same_local_hours(tmp_path: Path) -> None:
+    """An installer corrects the zone (UTC to Berlin, +1 h in January): after the restart the stored slot rows
+    are all rewritten one hour on, none is left at its old place, and the log says what happened."""
+    data = tmp_path / "data"
+    config = tmp_path / "agent.yaml"
+    quiet = [str(10**9), str(10**9 - 1), str(10**9)]  # no outage in this run
+
+    def run(zone: str) -> str:
+        config.write_text(CONFIG.format(data=data).replace("Europe/Berlin", zone))
+        args = [str(data), str(config), str(MONDAY), *quiet]
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        time.sleep(0.8)
+        assert child.poll() is None, "the agent process stopped by itself"
+        child.send_signal(signal.SIGKILL)
+        _, err = child.communicate(timeout=10)
+        return err
+
+    assert "time zone" not in run("UTC")
+    with Store(data, 90, 1 << 30) as store:
+        before = store.load_anomaly("door")
+        first = len(store.intervals("door"))
+    assert before is not None and before.document["timezone"] == "UTC" and before.rows
+
+    log = run("Europe/Berlin")
+    assert "door: the anomaly detector learned in time zone UTC and now runs in Europe/Berlin" in log
+    assert "moved by +1 h" in log
+    with Store(data, 90, 1 << 30) as store:
+        after = store.load_anomaly("door")
+        later = store.intervals("door")[first:]
+    assert after is not None and after.document["timezone"] == "Europe/Berlin" and later
+    week = 7 * 24 * 60
+    moved = {((slot + 60) % week, metric) for slot, metric, *_ in before.rows}
+    berlin = SensorAnomaly("door", AnomalySettings(), 60, BERLIN)
+    scored = {(berlin.slot(s.start), m) for s in later for m in METRICS}
+    assert {(row[0], row[1]) for row in after.rows} == moved | scored, "every row at its new slot, no stale one"
+    old = {((row[0] + 60) % week, row[1]): row[2:] for row in before.rows}
+    new = {(row[0], row[1]): row[2:] for row in after.rows}
+    assert all(new[key] == values for key, values in old.items() if key not in scored), "learned values kept"
