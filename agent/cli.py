@@ -41,9 +41,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from agent.log_format import config_secrets, error_lines
     from agent.runtime import Agent
 
+    unreadable: list[str] = []
+
     def load() -> AgentConfig:
         """The config file as it is now with the command line's overrides: at start and on every reload."""
-        loaded = load_config(args.config)
+        loaded = load_config(args.config, unreadable)
         if args.data_dir is not None:
             loaded.store.path = args.data_dir
         if args.log_level is not None:
@@ -58,9 +60,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     secrets = _configure_logging(args.log_level or cfg.log_level)
     secrets.add(config_secrets(cfg))
 
+    def report_unreadable() -> None:
+        # Counting goes on and is kept for later; only the connection waits for these files.
+        for warning in unreadable:
+            logging.getLogger("agent").error("%s; MQTT cannot connect until it can be read", warning)
+        unreadable.clear()
+
+    report_unreadable()
+
     def reload_config() -> AgentConfig:
         loaded = load()
         secrets.add(config_secrets(loaded))
+        report_unreadable()
         return loaded
 
     if args.config is None:
@@ -101,13 +112,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     failed = False
     for path in args.files:
+        unreadable: list[str] = []
         try:
-            cfg = load_config(path)
+            cfg = load_config(path, unreadable)
         except ConfigError as e:
             print(str(e), file=sys.stderr)
             failed = True
             continue
-        print(f"{path}: OK: {summary(cfg)}")
+        print(f"{path}: OK: {summary(cfg)}", flush=True)
+        for warning in unreadable:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
     return EXIT_CONFIG if failed else 0
 
 

@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import types
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -1224,8 +1225,44 @@ def _yaml_error(e: yaml.YAMLError, source: str) -> str:
     return f"{source}: line {mark.line + 1}: {problem}"
 
 
-def parse_config(text: str, source: str) -> AgentConfig:
-    """Validate YAML text; every problem is reported as `<source>: <key path>: <message> (line N)`."""
+def _file_problems(cfg: AgentConfig) -> list[tuple[KeyPath, Path, str]]:
+    """The files the MQTT connection will read that cannot be read now (the secrets are read, never shown)."""
+    mqtt = cfg.mqtt
+    if not mqtt.enabled:
+        return []
+    secrets: list[tuple[KeyPath, Path | None, Callable[[], str | None]]] = [
+        (("mqtt", "password_file"), mqtt.password_file, mqtt.resolved_password)
+    ]
+    files: list[tuple[KeyPath, Path | None]] = []
+    if mqtt.tls is not None:
+        tls = mqtt.tls
+        secrets.append((("mqtt", "tls", "key_password_file"), tls.key_password_file, tls.resolved_key_password))
+        files = [(("mqtt", "tls", name), getattr(tls, name)) for name in ("ca_file", "cert_file", "key_file")]
+    found: list[tuple[KeyPath, Path, str]] = []
+    for key, path, read in secrets:
+        if path is not None:
+            try:
+                read()
+            except ConfigError as e:
+                found.append((key, path, e.errors[0].split(": ", 1)[1]))
+    for key, path in files:
+        if path is not None:
+            try:
+                with path.open("rb"):
+                    pass
+            except OSError as e:
+                found.append((key, path, f"cannot read {path}: {e.strerror or e}"))
+    return found
+
+
+def parse_config(text: str, source: str, file_warnings: list[str] | None = None) -> AgentConfig:
+    """Validate YAML text; every problem is reported as `<source>: <key path>: <message> (line N)`.
+
+    With `file_warnings`, the files the config names for the MQTT connection (password, certificates) are
+    tried too, and those that cannot be read now are added to it in the same form. They are warnings, not
+    errors: a relative name may be a systemd credential that only the service can see, and the agent counts
+    (and keeps what it counts) while it cannot connect.
+    """
     try:
         loader = _Loader(text)
         try:
@@ -1250,11 +1287,21 @@ def parse_config(text: str, source: str) -> AgentConfig:
         raise ConfigError([message for _, message in found]) from None
     if problems:
         raise ConfigError([message for _, message in problems])
+    if file_warnings is not None:
+        outside_systemd = "CREDENTIALS_DIRECTORY" not in os.environ
+        for key, path, message in sorted(_file_problems(cfg), key=lambda problem: _line_of(problem[0], lines)):
+            hint = (
+                "; a relative name is a systemd credential when the service runs (LoadCredential=)"
+                if outside_systemd and not path.is_absolute()
+                else ""
+            )
+            file_warnings.append(f"{source}: {format_path(key)}: {message} (line {_line_of(key, lines)}){hint}")
     return cfg
 
 
-def load_config(path: Path | str) -> AgentConfig:
-    """Read and validate a config file; every problem, including a missing or empty file, raises ConfigError."""
+def load_config(path: Path | str, file_warnings: list[str] | None = None) -> AgentConfig:
+    """Read and validate a config file; every problem, including a missing or empty file, raises ConfigError
+    (see `parse_config` for `file_warnings`)."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -1264,7 +1311,7 @@ def load_config(path: Path | str) -> AgentConfig:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ConfigError([f"{source}: not UTF-8 text (invalid byte at offset {e.start})"]) from None
-    return parse_config(text, source)
+    return parse_config(text, source, file_warnings)
 
 
 # -- the demo, one-line summary, reference --------------------------------------------------------------------

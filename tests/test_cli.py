@@ -55,6 +55,28 @@ def test_check_config_exit_2_names_key_and_line(tmp_path: Path, capsys: pytest.C
     assert "sensors[0].baud" in err and "line 6" in err
 
 
+def test_check_config_warns_of_credential_files_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped TLS example names a systemd credential and a CA path of the device: both are only warned of."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    example = ROOT / "firmware-config" / "mqtt-tls.yaml"
+    assert main(["check-config", str(example)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{example}: OK: ")
+    warnings = err.splitlines()
+    assert len(warnings) == 2
+    assert warnings[0].startswith(f"warning: {example}: mqtt.password_file: cannot read mqtt-password: ")
+    assert warnings[0].endswith("a relative name is a systemd credential when the service runs (LoadCredential=)")
+    assert warnings[1].startswith(f"warning: {example}: mqtt.tls.ca_file: cannot read /etc/footfall-agent/")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "mqtt-password").write_text("pw\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert main(["check-config", str(example)]) == 0
+    assert "password_file" not in capsys.readouterr().err, "found where the service will find it"
+
+
 def test_schema_prints_valid_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema"]) == 0
     config = json.loads(capsys.readouterr().out)

@@ -554,6 +554,41 @@ def test_unreadable_password_file_names_field_not_content(tmp_path: Path, monkey
     assert info.value.errors == [f"mqtt.password_file: cannot read {tmp_path / 'missing'}: No such file or directory"]
 
 
+def test_files_the_connection_will_read_are_tried_and_named_with_their_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    secret = tmp_path / "pw"
+    secret.write_text("from-file\n")
+    ca = tmp_path / "ca.pem"
+    ca.write_text("a CA")
+    text = (
+        "site: s\nmqtt:\n  username: u\n  password_file: {pw}\n  tls:\n    ca_file: {ca}\n"
+        "    cert_file: {cert}\n    key_password_file: key-pw\nsensors:\n" + SIM
+    )
+    warnings: list[str] = []
+    parse_config(text.format(pw=secret, ca=ca, cert=ca), "c.yaml", warnings)
+    assert warnings == [
+        "c.yaml: mqtt.tls.key_password_file: cannot read key-pw: No such file or directory (line 8); "
+        "a relative name is a systemd credential when the service runs (LoadCredential=)"
+    ]
+    warnings = []
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    parse_config(text.format(pw=empty, ca=tmp_path / "gone.pem", cert=ca), "c.yaml", warnings)
+    assert warnings == [
+        f"c.yaml: mqtt.password_file: {empty} is empty (line 4)",
+        f"c.yaml: mqtt.tls.ca_file: cannot read {tmp_path / 'gone.pem'}: No such file or directory (line 6)",
+        "c.yaml: mqtt.tls.key_password_file: cannot read key-pw: No such file or directory (line 8); "
+        "a relative name is a systemd credential when the service runs (LoadCredential=)",
+    ]
+    assert "from-file" not in "".join(warnings)
+    disabled: list[str] = []
+    parse_config(text.format(pw=empty, ca=ca, cert=ca).replace("mqtt:\n", "mqtt:\n  enabled: false\n"), "c.yaml",
+                 disabled)  # fmt: skip
+    assert disabled == [], "no connection, nothing to read"
+
+
 def test_key_password_from_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "key-pw").write_text("k3y\n")
     (tmp_path / "door.key").write_text("not really a key")

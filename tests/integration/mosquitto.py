@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from typing import Protocol
 
 
 def free_port() -> int:
@@ -27,6 +28,16 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+class Endpoint(Protocol):
+    """Where a broker listens."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
 
 
 class Broker:
@@ -78,7 +89,19 @@ class Broker:
 class Subscriber:
     """A real paho subscriber with a persistent session, collecting every message it receives."""
 
-    def __init__(self, broker: Broker, topic: str, client_id: str = "test-subscriber") -> None:
+    def __init__(
+        self,
+        broker: Endpoint,
+        topic: str,
+        client_id: str = "test-subscriber",
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        ca: Path | None = None,
+    ) -> None:
+        """`broker` is anything with a host and a port; `username`, `password` and `ca` for a secured one."""
+        import ssl
+
         import paho.mqtt.client as mqtt
 
         self.topic = topic
@@ -92,6 +115,10 @@ class Subscriber:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(0.1, 0.5)
+        if username is not None:
+            self.client.username_pw_set(username, password)
+        if ca is not None:
+            self.client.tls_set(ca_certs=str(ca), cert_reqs=ssl.CERT_REQUIRED)
         self.client.connect(broker.host, broker.port, keepalive=5)
         self.client.loop_start()
         self.wait_for(lambda: self.client.is_connected(), 10)
