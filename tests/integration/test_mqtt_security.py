@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +88,22 @@ def secure_subscriber(broker: SecureBroker, topic: str) -> Subscriber:
     return Subscriber(broker, topic, "test-secure-sub", username=broker.user, password=PASSWORD, ca=broker.ca)
 
 
-def secure_config(tmp_path: Path, broker: SecureBroker, ca: Path) -> Path:
+@dataclass
+class ServiceAgent:
+    """`footfall-agent run` started as the systemd unit starts it, with its credential directory."""
+
+    process: AgentProcess
+    config: Path
+    password_file: Path
+    db: Path
+
+    def stored(self) -> int:
+        """Intervals committed so far (none before the database exists)."""
+        return len(read_intervals(self.db)) if self.db.exists() else 0
+
+
+def start_agent(tmp_path: Path, broker: SecureBroker, password: str | None, ca: Path) -> ServiceAgent:
+    """An agent that trusts `ca` and reads `password` (None: no file yet) from its systemd credential."""
     config = agent_config(tmp_path, broker=None, sensors=SIMULATED)
     mqtt = (
         f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  keepalive: 5\n"
@@ -97,64 +112,56 @@ def secure_config(tmp_path: Path, broker: SecureBroker, ca: Path) -> Path:
         f"  tls:\n    ca_file: {ca}\n"
     )
     config.write_text(config.read_text().replace("mqtt:\n  enabled: false\n", mqtt))
-    return config
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    if password is not None:
+        (creds / "mqtt-password").write_text(password + "\n")
+    env = {**os.environ, "CREDENTIALS_DIRECTORY": str(creds)}
+    process = AgentProcess(config, tmp_path / "agent.log", env=env)
+    return ServiceAgent(process, config, creds / "mqtt-password", tmp_path / "data" / "footfall.db")
 
 
-def stored(db: Path) -> int:
-    """Intervals the agent has committed so far (none before it has made its database)."""
-    return len(read_intervals(db)) if db.exists() else 0
-
-
-def systemd_env(creds: Path) -> dict[str, str]:
-    return {**os.environ, "CREDENTIALS_DIRECTORY": str(creds)}
+def wait_until(condition: Callable[[], bool], agent: ServiceAgent, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, agent.process.log_text()
+        time.sleep(0.2)
 
 
 def test_publishes_over_tls_with_a_password_from_a_systemd_credential(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    creds = tmp_path / "credentials"
-    creds.mkdir()
-    (creds / "mqtt-password").write_text(PASSWORD + "\n")
     sub = secure_subscriber(secure_broker, "footfall/test/d1/#")
-    agent = AgentProcess(secure_config(tmp_path, secure_broker, secure_broker.ca), tmp_path / "agent.log",
-                         env=systemd_env(creds))  # fmt: skip
+    agent = start_agent(tmp_path, secure_broker, PASSWORD, secure_broker.ca)
     try:
-        assert sub.wait_for(lambda: len(sub.json_payloads()) >= 3, 30), agent.log_text()
-        assert agent.stop() == 0
+        wait_until(lambda: len(sub.json_payloads()) >= 3, agent, 30)
+        assert agent.process.stop() == 0
     finally:
-        agent.kill()
+        agent.process.kill()
         sub.close()
     intervals = sub.json_payloads()
     assert {p["sensor"] for p in intervals} == {"door"} and sum(p["ins"] for p in intervals) > 0
-    assert PASSWORD not in agent.log_text()
+    assert PASSWORD not in agent.process.log_text()
 
 
 def test_a_wrong_password_is_reported_counting_goes_on_and_the_corrected_file_is_read_without_a_restart(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    creds = tmp_path / "credentials"
-    creds.mkdir()
     wrong = "not-the-password"
-    (creds / "mqtt-password").write_text(wrong + "\n")
-    agent = AgentProcess(secure_config(tmp_path, secure_broker, secure_broker.ca), tmp_path / "agent.log",
-                         env=systemd_env(creds))  # fmt: skip
-    db = tmp_path / "data" / "footfall.db"
+    agent = start_agent(tmp_path, secure_broker, wrong, secure_broker.ca)
     sub = secure_subscriber(secure_broker, "footfall/test/d1/#")
     try:
-        deadline = time.monotonic() + 20
-        while "refused the connection" not in agent.log_text() or stored(db) < 3:
-            assert time.monotonic() < deadline, agent.log_text()
-            time.sleep(0.2)
+        wait_until(lambda: "refused the connection" in agent.process.log_text() and agent.stored() >= 3, agent)
         assert not sub.json_payloads(), "nothing gets through with the wrong password"
-        counted_while_refused = {json.loads(p)["start_ts"] for p in read_intervals(db).values()}
-        (creds / "mqtt-password").write_text(PASSWORD + "\n")
-        assert sub.wait_for(lambda: len(sub.json_payloads()) >= stored(db) > 3, 30), agent.log_text()
-        assert agent.stop() == 0
+        counted_while_refused = {json.loads(p)["start_ts"] for p in read_intervals(agent.db).values()}
+        agent.password_file.write_text(PASSWORD + "\n")
+        wait_until(lambda: len(sub.json_payloads()) >= agent.stored() > 3, agent, 30)
+        assert agent.process.stop() == 0
     finally:
-        agent.kill()
+        agent.process.kill()
         sub.close()
-    log = agent.log_text()
-    assert "not authorised" in log.lower() or "not authorized" in log.lower() or "bad user name" in log.lower(), log
+    log = agent.process.log_text().lower()
+    assert "not authorised" in log or "not authorized" in log or "bad user name" in log, log
     assert PASSWORD not in log and wrong not in log
     published = [p["start_ts"] for p in sub.json_payloads()]
     assert counted_while_refused <= set(published), "what was counted while refused is published, none lost"
@@ -162,47 +169,32 @@ def test_a_wrong_password_is_reported_counting_goes_on_and_the_corrected_file_is
 
 
 def test_a_broker_certificate_from_another_ca_is_refused(tmp_path: Path, secure_broker: SecureBroker) -> None:
-    creds = tmp_path / "credentials"
-    creds.mkdir()
-    (creds / "mqtt-password").write_text(PASSWORD + "\n")
     other = tmp_path / "other"
     other.mkdir()
     other_ca, _, _ = make_ca_and_server_cert(other, "other")
-    agent = AgentProcess(secure_config(tmp_path, secure_broker, other_ca), tmp_path / "agent.log",
-                         env=systemd_env(creds))  # fmt: skip
-    db = tmp_path / "data" / "footfall.db"
+    agent = start_agent(tmp_path, secure_broker, PASSWORD, other_ca)
     try:
-        deadline = time.monotonic() + 20
-        while "certificate verify failed" not in agent.log_text() or not stored(db):
-            assert time.monotonic() < deadline, agent.log_text()
-            time.sleep(0.2)
-        assert agent.stop() == 0
+        wait_until(lambda: "certificate verify failed" in agent.process.log_text() and agent.stored() > 0, agent)
+        assert agent.process.stop() == 0
     finally:
-        agent.kill()
-    assert PASSWORD not in agent.log_text()
+        agent.process.kill()
+    assert PASSWORD not in agent.process.log_text()
 
 
 def test_a_missing_password_file_is_named_at_start_and_read_once_it_is_there(
     tmp_path: Path, secure_broker: SecureBroker
 ) -> None:
-    creds = tmp_path / "credentials"
-    creds.mkdir()
-    config = secure_config(tmp_path, secure_broker, secure_broker.ca)
-    agent = AgentProcess(config, tmp_path / "agent.log", env=systemd_env(creds))
-    db = tmp_path / "data" / "footfall.db"
+    agent = start_agent(tmp_path, secure_broker, None, secure_broker.ca)
     sub = secure_subscriber(secure_broker, "footfall/test/d1/#")
     try:
-        deadline = time.monotonic() + 20
-        while stored(db) < 2:
-            assert time.monotonic() < deadline, agent.log_text()
-            time.sleep(0.2)
+        wait_until(lambda: agent.stored() >= 2, agent)
         assert (
-            f"{config}: mqtt.password_file: cannot read mqtt-password: No such file or directory (line 16); "
-            "MQTT cannot connect until it can be read" in agent.log_text()
+            f"{agent.config}: mqtt.password_file: cannot read mqtt-password: No such file or directory (line 16); "
+            "MQTT cannot connect until it can be read" in agent.process.log_text()
         )
-        (creds / "mqtt-password").write_text(PASSWORD + "\n")
-        assert sub.wait_for(lambda: len(sub.json_payloads()) >= 2, 30), agent.log_text()
-        assert agent.stop() == 0
+        agent.password_file.write_text(PASSWORD + "\n")
+        wait_until(lambda: len(sub.json_payloads()) >= 2, agent, 30)
+        assert agent.process.stop() == 0
     finally:
-        agent.kill()
+        agent.process.kill()
         sub.close()
