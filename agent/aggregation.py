@@ -83,8 +83,12 @@ class ZoneInterval:
     def as_dict(self) -> dict[str, int | float | None]:
         """JSON shape shared by the replay output and the interval payload."""
         return {
-            "in": self.entries, "out": self.exits, "occupancy": self.occupancy, "dwell_count": self.dwell_count,
-            "dwell_median_s": self.dwell_median_s, "dwell_mean_s": self.dwell_mean_s,
+            "in": self.entries,
+            "out": self.exits,
+            "occupancy": self.occupancy,
+            "dwell_count": self.dwell_count,
+            "dwell_median_s": self.dwell_median_s,
+            "dwell_mean_s": self.dwell_mean_s,
         }
 
 
@@ -144,11 +148,13 @@ class ClosedInterval:
     def from_dict(cls, d: dict[str, Any]) -> ClosedInterval:
         """The inverse of `dataclasses.asdict`, as a closed interval comes back from a saved state."""
         lines, zones = d.get("lines"), d.get("zones")
-        return cls(**{
-            **d,
-            "lines": None if lines is None else {name: LineInterval(**v) for name, v in lines.items()},
-            "zones": None if zones is None else {name: ZoneInterval(**v) for name, v in zones.items()},
-        })
+        return cls(
+            **{
+                **d,
+                "lines": None if lines is None else {name: LineInterval(**v) for name, v in lines.items()},
+                "zones": None if zones is None else {name: ZoneInterval(**v) for name, v in zones.items()},
+            }
+        )
 
 
 class SensorAggregator:
@@ -242,7 +248,10 @@ class SensorAggregator:
             if name in saved_zones:
                 z = saved_zones[name]
                 self._zone_tallies[name] = _ZoneTally(
-                    int(z["entries"]), int(z["exits"]), int(z["dwell_count"]), float(z["dwell_sum_s"]),
+                    int(z["entries"]),
+                    int(z["exits"]),
+                    int(z["dwell_count"]),
+                    float(z["dwell_sum_s"]),
                     [float(x) for x in z["dwell_s"]][:DWELL_SAMPLES],
                 )
         saved_occupancy = state.get("zone_occupancy") or {}
@@ -454,7 +463,8 @@ class SensorAggregator:
             counter_resets=self._resets,
             lines={name: LineInterval(*tally) for name, tally in self._line_tallies.items()} if self.camera else None,
             zones={name: tally.close(self.zone_occupancy[name]) for name, tally in self._zone_tallies.items()}
-            if self.camera else None,
+            if self.camera
+            else None,
         )
 
     def _open(self, start: float) -> None:

@@ -235,6 +235,8 @@ def _solve_noise(s0: float, s1: float, s2: float, t0: float, t1: float, d: float
     d = _D_MIN if d < _D_MIN else (_D_MAX if d > _D_MAX else d)
     c2 = _C2_MIN if c2 < _C2_MIN else (_C2_MAX if c2 > _C2_MAX else c2)
     return d, c2
+
+
 # Counts repeat a lot, so their position on the residual axis is memoised (bounded, shared, pure).
 _G_CACHE: dict[float, float] = {}
 _G_CACHE_MAX = 100_000
@@ -543,14 +545,7 @@ class AnomalyDetector:
                         # so a lockdown or a closed entrance stops alarming soon after its start, while
                         # the profile keeps the normal to come back to.
                         ec = e if nlim <= e <= lim else (lim if e > 0.0 else nlim)
-                        lv += (
-                            (conf if flagged else gamma)
-                            * (cm / v)
-                            * 2.0
-                            * ec
-                            * sqrt(1.0 + x * x)
-                            / x
-                        )
+                        lv += (conf if flagged else gamma) * (cm / v) * 2.0 * ec * sqrt(1.0 + x * x) / x
                         lv = -7.0 if lv < -7.0 else (7.0 if lv > 7.0 else lv)
                         sl = exp(0.5 * lv)
                 # Noise model: E[4 (mu + K) e^2 / m] = d + c2 mu, fitted by exponentially weighted least

@@ -83,8 +83,14 @@ class LineCounter:
     """Counts crossings of one (poly)line by confirmed tracks; see the module docstring for the rules."""
 
     def __init__(
-        self, name: str, points: Sequence[Sequence[float]], in_sign: int, anchor: Anchor = "bottom-center",
-        min_distance: float = 0.0, min_distance_box: float = 0.15, handover_distance: float = 2.5,
+        self,
+        name: str,
+        points: Sequence[Sequence[float]],
+        in_sign: int,
+        anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0,
+        min_distance_box: float = 0.15,
+        handover_distance: float = 2.5,
         handover_time: float = 2.0,
     ) -> None:
         if in_sign not in (1, -1):
@@ -106,8 +112,14 @@ class LineCounter:
 
     @classmethod
     def from_points(
-        cls, name: str, points: Sequence[Sequence[float]], in_point: Sequence[float], anchor: Anchor = "bottom-center",
-        min_distance: float = 0.0, min_distance_box: float = 0.15, handover_distance: float = 2.5,
+        cls,
+        name: str,
+        points: Sequence[Sequence[float]],
+        in_point: Sequence[float],
+        anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0,
+        min_distance_box: float = 0.15,
+        handover_distance: float = 2.5,
         handover_time: float = 2.0,
     ) -> LineCounter:
         """A line whose inside is the side `in_point` lies on (as with `replay --in-side`)."""
@@ -129,8 +141,9 @@ class LineCounter:
             self._interval_outs += 1
         out.append(crossing)
 
-    def _find_donor(self, tid: int, side: int, anchor: Sequence[float], height: float, t: float,
-                    live: dict[int, Track]) -> int | None:
+    def _find_donor(
+        self, tid: int, side: int, anchor: Sequence[float], height: float, t: float, live: dict[int, Track]
+    ) -> int | None:
         """A lost track last seen on the other side whose own motion puts it where the new track appeared.
 
         The lost track's box is the tracker's prediction: it must have reached the new track's side (or the
@@ -138,9 +151,14 @@ class LineCounter:
         walking away from it therefore takes nothing over.
         """
         candidates = [
-            (other_id, st, tr) for other_id, st in self._tracks.items()
-            if other_id != tid and st.side == -side and t - st.last_t <= self.handover_time
-            and (tr := live.get(other_id)) is not None and not tr.observed and tr.confirmed
+            (other_id, st, tr)
+            for other_id, st in self._tracks.items()
+            if other_id != tid
+            and st.side == -side
+            and t - st.last_t <= self.handover_time
+            and (tr := live.get(other_id)) is not None
+            and not tr.observed
+            and tr.confirmed
         ]
         if not candidates:
             return None
@@ -150,8 +168,9 @@ class LineCounter:
         reach = np.hypot(predicted[:, 0] - anchor[0], predicted[:, 1] - anchor[1])
         best: int | None = None
         best_d = float("inf")
-        for (other_id, st, _), d, inside_extent, r in zip(candidates, (dist * self.in_sign).tolist(),
-                                                          within.tolist(), reach.tolist(), strict=True):
+        for (other_id, st, _), d, inside_extent, r in zip(
+            candidates, (dist * self.in_sign).tolist(), within.tolist(), reach.tolist(), strict=True
+        ):
             band = max(self.min_distance, self.min_distance_box * st.last_height)
             if inside_extent and d * side >= -band and r <= self.handover_distance * max(height, st.last_height):
                 if r < best_d:
@@ -177,8 +196,9 @@ class LineCounter:
             bands = np.maximum(self.min_distance, self.min_distance_box * heights)
             # 2: beyond the line's ends (no side), +1/-1: past the band on that side, 0: within the band
             codes = np.where(within, np.where(dist > bands, 1, np.where(dist < -bands, -1, 0)), 2)
-            for tr, code, anchor, height in zip(observed, codes.tolist(), anchors.tolist(), heights.tolist(),
-                                                strict=True):
+            for tr, code, anchor, height in zip(
+                observed, codes.tolist(), anchors.tolist(), heights.tolist(), strict=True
+            ):
                 st = states.get(tr.id)
                 if st is None:
                     st = states[tr.id] = _LineTrack(born_t=t)
@@ -201,8 +221,17 @@ class LineCounter:
             st.pending.clear()
         return out
 
-    def _new_side(self, tr: Track, st: _LineTrack, side: int, anchor: Sequence[float], height: float, t: float,
-                  live: dict[int, Track], out: list[Crossing]) -> None:
+    def _new_side(
+        self,
+        tr: Track,
+        st: _LineTrack,
+        side: int,
+        anchor: Sequence[float],
+        height: float,
+        t: float,
+        live: dict[int, Track],
+        out: list[Crossing],
+    ) -> None:
         """The anchor got past the band on `side`: a crossing if it had a side before, else maybe a hand-over."""
         if st.side != 0:
             crossing = Crossing(self.name, tr.id, "in" if side > 0 else "out", t)
@@ -248,8 +277,14 @@ class _ZoneTrack:
 class ZoneCounter:
     """Occupancy, entries, exits and dwell times of one polygon zone."""
 
-    def __init__(self, name: str, points: Sequence[Sequence[float]], anchor: Anchor = "bottom-center",
-                 min_distance: float = 0.0, min_distance_box: float = 0.15) -> None:
+    def __init__(
+        self,
+        name: str,
+        points: Sequence[Sequence[float]],
+        anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0,
+        min_distance_box: float = 0.15,
+    ) -> None:
         self.name = name
         self.polygon = Polygon(points)
         self.anchor: Anchor = anchor
@@ -332,8 +367,11 @@ class ZoneCounter:
         """Counts and dwell statistics since the previous close; occupancy as of now."""
         dwell = self._interval_dwell
         result = ZoneInterval(
-            entries=self._interval_entries, exits=self._interval_exits, occupancy=self.occupancy,
-            dwell_count=len(dwell), dwell_median_s=statistics.median(dwell) if dwell else None,
+            entries=self._interval_entries,
+            exits=self._interval_exits,
+            occupancy=self.occupancy,
+            dwell_count=len(dwell),
+            dwell_median_s=statistics.median(dwell) if dwell else None,
             dwell_mean_s=statistics.fmean(dwell) if dwell else None,
         )
         self._interval_entries = 0
@@ -345,8 +383,13 @@ class ZoneCounter:
 class DetectionFilter:
     """Drops detections that cannot be people of interest before they reach the tracker."""
 
-    def __init__(self, min_width: float = 0.0, min_height: float = 0.0, roi: Sequence[Sequence[float]] | None = None,
-                 masks: Sequence[Sequence[Sequence[float]]] = ()) -> None:
+    def __init__(
+        self,
+        min_width: float = 0.0,
+        min_height: float = 0.0,
+        roi: Sequence[Sequence[float]] | None = None,
+        masks: Sequence[Sequence[Sequence[float]]] = (),
+    ) -> None:
         self.min_width = min_width
         self.min_height = min_height
         self.roi = Polygon(roi) if roi is not None else None
@@ -383,8 +426,9 @@ class CountingPipeline:
     def __init__(self, config: CountingConfig, frame_size: tuple[int, int] | None = None) -> None:
         if config.units == "normalized" and frame_size is None:
             raise ValueError("normalized coordinates need the frame size (width, height)")
-        sx, sy = (float(frame_size[0]), float(frame_size[1])) if config.units == "normalized" and frame_size else (
-            1.0, 1.0)
+        sx, sy = (
+            (float(frame_size[0]), float(frame_size[1])) if config.units == "normalized" and frame_size else (1.0, 1.0)
+        )
         sd = min(sx, sy)
 
         def px(points: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
@@ -393,8 +437,10 @@ class CountingPipeline:
         self.config = config
         self.tracker = Tracker(config.tracker)
         self.filter = DetectionFilter(
-            config.min_box_width * sx, config.min_box_height * sy,
-            px(config.roi) if config.roi is not None else None, [px(m) for m in config.masks],
+            config.min_box_width * sx,
+            config.min_box_height * sy,
+            px(config.roi) if config.roi is not None else None,
+            [px(m) for m in config.masks],
         )
         self.lines: dict[str, LineCounter] = {}
         for lc in config.lines:
@@ -407,8 +453,14 @@ class CountingPipeline:
             if side == 0:
                 raise ValueError(f"line {lc.name}: cannot tell its inside in this frame size")
             self.lines[lc.name] = LineCounter(
-                lc.name, points, side, lc.anchor, lc.min_distance * sd, lc.min_distance_box,
-                lc.handover_distance, lc.handover_time,
+                lc.name,
+                points,
+                side,
+                lc.anchor,
+                lc.min_distance * sd,
+                lc.min_distance_box,
+                lc.handover_distance,
+                lc.handover_time,
             )
         self.zones: dict[str, ZoneCounter] = {
             zc.name: ZoneCounter(zc.name, px(zc.points), zc.anchor, zc.min_distance * sd, zc.min_distance_box)
@@ -429,7 +481,9 @@ class CountingPipeline:
             "lines": {name: {"in": line.ins, "out": line.outs} for name, line in self.lines.items()},
             "zones": {
                 name: {
-                    "in": zone.entries, "out": zone.exits, "occupancy": zone.occupancy,
+                    "in": zone.entries,
+                    "out": zone.exits,
+                    "occupancy": zone.occupancy,
                     "dwell_count": zone.dwell_count,
                     "dwell_mean_s": zone.dwell_total_s / zone.dwell_count if zone.dwell_count else None,
                 }

@@ -54,8 +54,7 @@ class SsdliteDetectorConfig(DetectorConfigBase):
         ge=1,
         le=64,
         title="Inference threads",
-        description="onnxruntime intra-op threads. One keeps a core free for capture and tracking on a "
-        "small device.",
+        description="onnxruntime intra-op threads. One keeps a core free for capture and tracking on a small device.",
     )
 
 

@@ -51,29 +51,44 @@ class SourceReport(BaseModel):
     reason: str | None = Field(None, title="Reason", description="Why it is down (last error), if it is.")
     rejected_lines: int = Field(0, ge=0, title="Rejected lines", description="Garbage skipped since start.")
     fps: float | None = Field(
-        None, ge=0, title="Frames per second", description="Camera sources: frames analysed per second, over the "
-        "last 50 analysed frames."
+        None,
+        ge=0,
+        title="Frames per second",
+        description="Camera sources: frames analysed per second, over the last 50 analysed frames.",
     )
     latency_ms: float | None = Field(
-        None, ge=0, title="Latency", description="Camera sources: capture-to-count latency in milliseconds "
-        "(median of the last 50 analysed frames)."
+        None,
+        ge=0,
+        title="Latency",
+        description="Camera sources: capture-to-count latency in milliseconds (median of the last 50 analysed frames).",
     )
     inference_ms: float | None = Field(
-        None, ge=0, title="Inference time", description="Camera sources: person detector time per frame in "
-        "milliseconds (median of the last 50 analysed frames)."
+        None,
+        ge=0,
+        title="Inference time",
+        description="Camera sources: person detector time per frame in "
+        "milliseconds (median of the last 50 analysed frames).",
     )
     frames: int | None = Field(
-        None, ge=0, title="Frames analysed", description="Camera sources: frames analysed since the source "
-        "started (at agent start, or when a reload changed the sensor)."
+        None,
+        ge=0,
+        title="Frames analysed",
+        description="Camera sources: frames analysed since the source "
+        "started (at agent start, or when a reload changed the sensor).",
     )
     dropped_frames: int | None = Field(
-        None, ge=0, title="Dropped frames", description="Camera sources: frames the camera delivered that a newer "
+        None,
+        ge=0,
+        title="Dropped frames",
+        description="Camera sources: frames the camera delivered that a newer "
         "one replaced before they could be analysed, since the source started. A camera faster than `fps` "
-        "drops frames by design; a growing share at a low analysed fps means the device cannot keep up."
+        "drops frames by design; a growing share at a low analysed fps means the device cannot keep up.",
     )
     dropped_frames_recent: int | None = Field(
-        None, ge=0, title="Dropped frames recently", description="Camera sources: frames dropped while the last "
-        "50 frames were analysed (the window of `fps`)."
+        None,
+        ge=0,
+        title="Dropped frames recently",
+        description="Camera sources: frames dropped while the last 50 frames were analysed (the window of `fps`).",
     )
 
 

@@ -202,10 +202,12 @@ def interval_payload(
         rejected_lines=closed.rejected_lines,
         disconnects=closed.disconnects,
         counter_resets=closed.counter_resets,
-        lines=None if closed.lines is None else {
-            name: LineCounts(ins=line.ins, outs=line.outs) for name, line in closed.lines.items()
-        },
-        zones=None if closed.zones is None else {
+        lines=None
+        if closed.lines is None
+        else {name: LineCounts(ins=line.ins, outs=line.outs) for name, line in closed.lines.items()},
+        zones=None
+        if closed.zones is None
+        else {
             name: ZoneCounts(
                 entries=zone.entries,
                 exits=zone.exits,

@@ -50,27 +50,60 @@ class ReplayError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the `replay` subcommand (shared by `footfall-agent replay` and `python -m agent.replay`)."""
-    parser.add_argument("--detections", type=Path, metavar="DETS.csv",
-                        help="CSV of detections with header frame,x1,y1,x2,y2,score (pixels, frames from 0, sorted)")
-    parser.add_argument("--video", type=Path, metavar="CLIP",
-                        help="a recorded clip to run through a camera sensor of the agent config given with --config")
+    parser.add_argument(
+        "--detections",
+        type=Path,
+        metavar="DETS.csv",
+        help="CSV of detections with header frame,x1,y1,x2,y2,score (pixels, frames from 0, sorted)",
+    )
+    parser.add_argument(
+        "--video",
+        type=Path,
+        metavar="CLIP",
+        help="a recorded clip to run through a camera sensor of the agent config given with --config",
+    )
     parser.add_argument("--sensor", metavar="ID", help="with --video: the camera sensor to use (if there are several)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the detections (default 25)")
-    parser.add_argument("--config", "-c", type=Path, metavar="FILE",
-                        help="YAML file with a counting: section (or camera: counting:) defining lines and zones")
-    parser.add_argument("--line", metavar="X1,Y1,X2,Y2[,X3,Y3...]",
-                        help="a counting line in pixels instead of a config, named 'line' (more points: a polyline; "
-                        "write --line=... if the first number is negative)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        metavar="FILE",
+        help="YAML file with a counting: section (or camera: counting:) defining lines and zones",
+    )
+    parser.add_argument(
+        "--line",
+        metavar="X1,Y1,X2,Y2[,X3,Y3...]",
+        help="a counting line in pixels instead of a config, named 'line' (more points: a polyline; "
+        "write --line=... if the first number is negative)",
+    )
     parser.add_argument("--in-side", metavar="X,Y", help="a point on the inside of --line: crossing towards it is 'in'")
-    parser.add_argument("--anchor", choices=["bottom-center", "center", "top-center"], default="bottom-center",
-                        help="box point that must cross --line (default bottom-center; center for overhead cameras)")
-    parser.add_argument("--min-distance", type=float, default=0.0, metavar="PX",
-                        help="hysteresis band of --line in pixels (default 0: only the box-relative band)")
-    parser.add_argument("--min-distance-box", type=float, default=0.15, metavar="FRACTION",
-                        help="hysteresis band of --line as a fraction of the box height (default 0.15)")
+    parser.add_argument(
+        "--anchor",
+        choices=["bottom-center", "center", "top-center"],
+        default="bottom-center",
+        help="box point that must cross --line (default bottom-center; center for overhead cameras)",
+    )
+    parser.add_argument(
+        "--min-distance",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="hysteresis band of --line in pixels (default 0: only the box-relative band)",
+    )
+    parser.add_argument(
+        "--min-distance-box",
+        type=float,
+        default=0.15,
+        metavar="FRACTION",
+        help="hysteresis band of --line as a fraction of the box height (default 0.15)",
+    )
     parser.add_argument("--frame-size", metavar="WxH", help="image size, needed for configs in normalized units")
-    parser.add_argument("--json", action="store_true",
-                        help='print only {"lines": {NAME: {"in": N, "out": M}}, "zones": {...}} on stdout')
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='print only {"lines": {NAME: {"in": N, "out": M}}, "zones": {...}} on stdout',
+    )
 
 
 def _floats(text: str, count: int | None, option: str) -> list[float]:
@@ -168,8 +201,12 @@ def build_config(args: argparse.Namespace) -> CountingConfig:
     in_point = _floats(args.in_side, 2, "--in-side")
     try:
         line = LineConfig(
-            name=LINE_NAME, points=points, in_point=(in_point[0], in_point[1]), anchor=args.anchor,
-            min_distance=args.min_distance, min_distance_box=args.min_distance_box,
+            name=LINE_NAME,
+            points=points,
+            in_point=(in_point[0], in_point[1]),
+            anchor=args.anchor,
+            min_distance=args.min_distance,
+            min_distance_box=args.min_distance_box,
         )
     except ValidationError as e:
         messages = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
@@ -231,9 +268,14 @@ def _parse_chunk(path: Path, first_lineno: int, raw: list[bytes], previous: floa
         frame, score = rows[:, 0], rows[:, 5]
         order = np.diff(frame, prepend=frame[0] if previous is None else previous)
         ok = bool(
-            np.isfinite(rows).all() and (frame >= 0).all() and (frame == np.floor(frame)).all()
-            and (rows[:, 3] >= rows[:, 1]).all() and (rows[:, 4] >= rows[:, 2]).all()
-            and (score >= 0).all() and (score <= 1).all() and (order >= 0).all()
+            np.isfinite(rows).all()
+            and (frame >= 0).all()
+            and (frame == np.floor(frame)).all()
+            and (rows[:, 3] >= rows[:, 1]).all()
+            and (rows[:, 4] >= rows[:, 2]).all()
+            and (score >= 0).all()
+            and (score <= 1).all()
+            and (order >= 0).all()
         )
     if not ok:
         for lineno, parts in numbered:
@@ -288,8 +330,7 @@ def replay(pipeline: CountingPipeline, path: Path, fps: float) -> dict[str, Any]
         detections += len(boxes)
         next_frame = frame + 1
     counts = pipeline.close_interval()
-    return {"counts": counts, "frames": next_frame, "detections": detections,
-            "tracks": pipeline.tracker.next_id - 1}
+    return {"counts": counts, "frames": next_frame, "detections": detections, "tracks": pipeline.tracker.next_id - 1}
 
 
 def _fmt_seconds(v: float | int | None) -> str:
@@ -298,8 +339,10 @@ def _fmt_seconds(v: float | int | None) -> str:
 
 def _print_table(result: dict[str, Any], fps: float) -> None:
     counts = result["counts"]
-    print(f"replay: {result['frames']} frames ({result['frames'] / fps:.1f} s at {fps:g} fps), "
-          f"{result['detections']} detections, {result['tracks']} tracks started")
+    print(
+        f"replay: {result['frames']} frames ({result['frames'] / fps:.1f} s at {fps:g} fps), "
+        f"{result['detections']} detections, {result['tracks']} tracks started"
+    )
     if counts["lines"]:
         width = max(4, *(len(n) for n in counts["lines"]))
         print(f"{'line':<{width}}  {'in':>6}  {'out':>6}")
@@ -307,12 +350,15 @@ def _print_table(result: dict[str, Any], fps: float) -> None:
             print(f"{name:<{width}}  {c['in']:>6}  {c['out']:>6}")
     if counts["zones"]:
         width = max(4, *(len(n) for n in counts["zones"]))
-        print(f"{'zone':<{width}}  {'in':>6}  {'out':>6}  {'now':>5}  {'dwell median':>12}  {'dwell mean':>10}  "
-              f"{'n':>5}")
+        print(
+            f"{'zone':<{width}}  {'in':>6}  {'out':>6}  {'now':>5}  {'dwell median':>12}  {'dwell mean':>10}  {'n':>5}"
+        )
         for name, z in counts["zones"].items():
-            print(f"{name:<{width}}  {z['in']:>6}  {z['out']:>6}  {z['occupancy']:>5}  "
-                  f"{_fmt_seconds(z['dwell_median_s']):>12}  {_fmt_seconds(z['dwell_mean_s']):>10}  "
-                  f"{z['dwell_count']:>5}")
+            print(
+                f"{name:<{width}}  {z['in']:>6}  {z['out']:>6}  {z['occupancy']:>5}  "
+                f"{_fmt_seconds(z['dwell_median_s']):>12}  {_fmt_seconds(z['dwell_mean_s']):>10}  "
+                f"{z['dwell_count']:>5}"
+            )
 
 
 def camera_sensor(config: Path | None, sensor: str | None) -> CameraSensorConfig:
@@ -408,8 +454,9 @@ class _ClipFrames:
         self._thread.join()
 
 
-def replay_video(sensor: CameraSensorConfig, clip: Path, interval_s: float,
-                 counter: CameraCounter | None = None) -> list[dict[str, Any]]:
+def replay_video(
+    sensor: CameraSensorConfig, clip: Path, interval_s: float, counter: CameraCounter | None = None
+) -> list[dict[str, Any]]:
     """Every interval of clip time (from 0) with the sensor's ins and outs and each line's counts.
 
     The clip's frames are sampled at the sensor's `fps`, as the live camera analyses them; decoding runs

@@ -540,8 +540,12 @@ class _Scorer:
             except csv.Error as e:
                 return stamps, names, ctexts, linenos, InputError(first + k, f"malformed CSV: {e}")
             if len(fields) != ncols:
-                return stamps, names, ctexts, linenos, InputError(
-                    first + k, f"expected {ncols} fields ({want}), got {len(fields)}: {text!r}"
+                return (
+                    stamps,
+                    names,
+                    ctexts,
+                    linenos,
+                    InputError(first + k, f"expected {ncols} fields ({want}), got {len(fields)}: {text!r}"),
                 )
             stamps.append(fields[0])
             if self.three:

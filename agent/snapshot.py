@@ -33,11 +33,18 @@ ARROW_PX = 40.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the `snapshot` subcommand."""
     parser.add_argument("--config", "-c", type=Path, required=True, metavar="FILE", help="agent config file")
-    parser.add_argument("--output", "-o", type=Path, required=True, metavar="OUT.jpg",
-                        help="image file to write (the format follows the extension: .jpg, .png)")
+    parser.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        required=True,
+        metavar="OUT.jpg",
+        help="image file to write (the format follows the extension: .jpg, .png)",
+    )
     parser.add_argument("--sensor", metavar="ID", help="the camera sensor to use (if there are several)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="how long to wait for a frame (default 10)")
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="SECONDS", help="how long to wait for a frame (default 10)"
+    )
 
 
 def grab_frame(sensor: CameraSensorConfig, timeout: float) -> np.ndarray:
@@ -90,8 +97,9 @@ def draw(frame: np.ndarray, pipeline: CountingPipeline, detections: Detections) 
     for name, zone in pipeline.zones.items():
         pts = np.round(zone.polygon.points).astype(np.int32)
         cv2.polylines(image, [pts], True, ZONE_COLOUR, 2, cv2.LINE_AA)
-        cv2.putText(image, name, (int(pts[0][0]) + 4, int(pts[0][1]) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
-                    ZONE_COLOUR, 2)
+        cv2.putText(
+            image, name, (int(pts[0][0]) + 4, int(pts[0][1]) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, ZONE_COLOUR, 2
+        )
     for name, line in pipeline.lines.items():
         pts = np.round(line.line.points).astype(np.int32)
         cv2.polylines(image, [pts], False, LINE_COLOUR, 2, cv2.LINE_AA)

@@ -244,8 +244,12 @@ class Tracker:
                 dist = np.hypot(centre[:, None, 0] - z[None, :, 0], centre[:, None, 1] - z[None, :, 1])
                 return dist / size[:, None]
 
-            def stage(track_mask: np.ndarray, dets: np.ndarray, cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                      max_cost: float) -> None:
+            def stage(
+                track_mask: np.ndarray,
+                dets: np.ndarray,
+                cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                max_cost: float,
+            ) -> None:
                 if len(dets) == 0:
                     return
                 dets = dets[det_free[dets]]

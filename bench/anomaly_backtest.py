@@ -69,27 +69,108 @@ LEAD_IN: tuple[str, str, str] = ("2020-03-23 13:30", "2020-03-25 23:59", "Level 
 # Anniversary Day and the Easter weekend, 2019-2025.
 HOLIDAYS: list[str] = [
     # 2019
-    "2019-01-01", "2019-01-02", "2019-01-28", "2019-02-06", "2019-04-19", "2019-04-20", "2019-04-21",
-    "2019-04-22", "2019-04-25", "2019-06-03", "2019-10-28", "2019-12-25", "2019-12-26",
+    "2019-01-01",
+    "2019-01-02",
+    "2019-01-28",
+    "2019-02-06",
+    "2019-04-19",
+    "2019-04-20",
+    "2019-04-21",
+    "2019-04-22",
+    "2019-04-25",
+    "2019-06-03",
+    "2019-10-28",
+    "2019-12-25",
+    "2019-12-26",
     # 2020
-    "2020-01-01", "2020-01-02", "2020-01-27", "2020-02-06", "2020-04-10", "2020-04-11", "2020-04-12",
-    "2020-04-13", "2020-04-27", "2020-06-01", "2020-10-26", "2020-12-25", "2020-12-28",
+    "2020-01-01",
+    "2020-01-02",
+    "2020-01-27",
+    "2020-02-06",
+    "2020-04-10",
+    "2020-04-11",
+    "2020-04-12",
+    "2020-04-13",
+    "2020-04-27",
+    "2020-06-01",
+    "2020-10-26",
+    "2020-12-25",
+    "2020-12-28",
     # 2021
-    "2021-01-01", "2021-01-04", "2021-02-01", "2021-02-08", "2021-04-02", "2021-04-03", "2021-04-04",
-    "2021-04-05", "2021-04-26", "2021-06-07", "2021-10-25", "2021-12-27", "2021-12-28",
+    "2021-01-01",
+    "2021-01-04",
+    "2021-02-01",
+    "2021-02-08",
+    "2021-04-02",
+    "2021-04-03",
+    "2021-04-04",
+    "2021-04-05",
+    "2021-04-26",
+    "2021-06-07",
+    "2021-10-25",
+    "2021-12-27",
+    "2021-12-28",
     # 2022 (Matariki from 2022; Queen Elizabeth II memorial day 26 Sep)
-    "2022-01-03", "2022-01-04", "2022-01-31", "2022-02-07", "2022-04-15", "2022-04-16", "2022-04-17",
-    "2022-04-18", "2022-04-25", "2022-06-06", "2022-06-24", "2022-09-26", "2022-10-24", "2022-12-26",
+    "2022-01-03",
+    "2022-01-04",
+    "2022-01-31",
+    "2022-02-07",
+    "2022-04-15",
+    "2022-04-16",
+    "2022-04-17",
+    "2022-04-18",
+    "2022-04-25",
+    "2022-06-06",
+    "2022-06-24",
+    "2022-09-26",
+    "2022-10-24",
+    "2022-12-26",
     "2022-12-27",
     # 2023
-    "2023-01-02", "2023-01-03", "2023-01-30", "2023-02-06", "2023-04-07", "2023-04-08", "2023-04-09",
-    "2023-04-10", "2023-04-25", "2023-06-05", "2023-07-14", "2023-10-23", "2023-12-25", "2023-12-26",
+    "2023-01-02",
+    "2023-01-03",
+    "2023-01-30",
+    "2023-02-06",
+    "2023-04-07",
+    "2023-04-08",
+    "2023-04-09",
+    "2023-04-10",
+    "2023-04-25",
+    "2023-06-05",
+    "2023-07-14",
+    "2023-10-23",
+    "2023-12-25",
+    "2023-12-26",
     # 2024
-    "2024-01-01", "2024-01-02", "2024-01-29", "2024-02-06", "2024-03-29", "2024-03-30", "2024-03-31",
-    "2024-04-01", "2024-04-25", "2024-06-03", "2024-06-28", "2024-10-28", "2024-12-25", "2024-12-26",
+    "2024-01-01",
+    "2024-01-02",
+    "2024-01-29",
+    "2024-02-06",
+    "2024-03-29",
+    "2024-03-30",
+    "2024-03-31",
+    "2024-04-01",
+    "2024-04-25",
+    "2024-06-03",
+    "2024-06-28",
+    "2024-10-28",
+    "2024-12-25",
+    "2024-12-26",
     # 2025
-    "2025-01-01", "2025-01-02", "2025-01-27", "2025-02-06", "2025-04-18", "2025-04-19", "2025-04-20",
-    "2025-04-21", "2025-04-25", "2025-06-02", "2025-06-20", "2025-10-27", "2025-12-25", "2025-12-26",
+    "2025-01-01",
+    "2025-01-02",
+    "2025-01-27",
+    "2025-02-06",
+    "2025-04-18",
+    "2025-04-19",
+    "2025-04-20",
+    "2025-04-21",
+    "2025-04-25",
+    "2025-06-02",
+    "2025-06-20",
+    "2025-10-27",
+    "2025-12-25",
+    "2025-12-26",
 ]
 
 FAULT_MARGIN_H = 3  # hours either side of a labelled outage: partial hours at its edges are not ordinary
@@ -331,10 +412,7 @@ def false_alarm_report(
         if hours:
             rows.append((s, hours, flags, traffic, fault_flags))
     for s, hours, flags, traffic, fault_flags in rows:
-        print(
-            f"  {s:36s} {hours:6d} h  {1000 * flags / hours:5.2f} /1000 h"
-            f"  (traffic {traffic}, fault {fault_flags})"
-        )
+        print(f"  {s:36s} {hours:6d} h  {1000 * flags / hours:5.2f} /1000 h  (traffic {traffic}, fault {fault_flags})")
     rate = 1000 * all_flags / all_hours if all_hours else 0.0
     print(f"  overall: {all_flags} flags in {all_hours} ordinary scored hours = {rate:.2f} per 1000 h")
     return rate
@@ -436,9 +514,7 @@ def write_speed_csv(path: Path, rows: int, times: list[int], data: dict[str, lis
             i += 1
 
 
-def speed(
-    rows: int, times: list[int], data: dict[str, list[float | None]], runs: int
-) -> tuple[float, float, float]:
+def speed(rows: int, times: list[int], data: dict[str, list[float | None]], runs: int) -> tuple[float, float, float]:
     """Rows per second of `score` on a generated file, end to end in a fresh process: the median of `runs`
     runs by wall clock and by the process's own CPU time (which other load on the machine inflates less),
     and the best run by wall clock."""
@@ -483,8 +559,10 @@ def main() -> int:
     collapsed = collapse_days(times, data)
     faults = {s: fault_mask(times, v, collapsed[s]) for s, v in data.items()}
     results = {s: run_detector(settings, times, v) for s, v in data.items()}
-    print(f"{len(data)} sensors x {len(times)} hours, detector at default settings "
-          f"(threshold {settings.threshold}); scored in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"{len(data)} sensors x {len(times)} hours, detector at default settings "
+        f"(threshold {settings.threshold}); scored in {time.perf_counter() - t0:.1f} s"
+    )
 
     print("\n1. lockdowns: hours from the start to the first flag (F = flagged as a fault)")
     ok, total = lockdown_report(times, data, results, faults)

@@ -89,8 +89,9 @@ def counting_pass(sensor: CameraSensorConfig, detections: list[Detections], size
     return (time.perf_counter() - started) * 1000 / len(detections)
 
 
-def pipeline_pass(sensor: CameraSensorConfig, detector: Detector, clip: Path,
-                  frame_count: int) -> tuple[float, float, int]:
+def pipeline_pass(
+    sensor: CameraSensorConfig, detector: Detector, clip: Path, frame_count: int
+) -> tuple[float, float, int]:
     """Frames per second of decode + `CameraCounter.step` over the file, CPU ms per frame of the analysing
     thread, and the people counted in."""
     counter = CameraCounter(sensor, detector)
@@ -108,9 +109,7 @@ def measure_efficiency(work: Path, passes: int) -> None:
     print(f"clip: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} MJPG at {CLIP_FPS} fps")
     cfg = detector_config()
     detector = build_detector(cfg)
-    sensor = CameraSensorConfig(
-        id="cam", source=str(clip), fps=CLIP_FPS, detector=cfg, counting={"lines": LINES}
-    )
+    sensor = CameraSensorConfig(id="cam", source=str(clip), fps=CLIP_FPS, detector=cfg, counting={"lines": LINES})
     for frame in frames[:WARMUP]:
         detector.detect(frame)
     detections = [detector.detect(frame) for frame in frames]
@@ -133,20 +132,30 @@ def measure_efficiency(work: Path, passes: int) -> None:
     model = statistics.median(model_fps)
     pipe = statistics.median(pipe_fps)
     print(f"detector: ssdlite {cfg.model}, threads={cfg.threads}; {passes} interleaved passes of each")
-    print(f"model only (detect on decoded frames): median {model:.1f} fps "
-          f"(per frame {1000 / model:.1f} ms; passes {min(model_fps):.1f}..{max(model_fps):.1f})")
-    print(f"pipeline (decode + CameraCounter.step): median {pipe:.1f} fps "
-          f"(per frame {1000 / pipe:.1f} ms; passes {min(pipe_fps):.1f}..{max(pipe_fps):.1f}; "
-          f"{crossings} crossings counted per pass)")
-    print(f"parts, per frame (medians): decode {statistics.median(decode_ms):.2f} ms (on the reader thread in "
-          f"the pipeline), detect {1000 / model:.2f} ms, tracker + counters {statistics.median(counting_ms):.2f} ms")
+    print(
+        f"model only (detect on decoded frames): median {model:.1f} fps "
+        f"(per frame {1000 / model:.1f} ms; passes {min(model_fps):.1f}..{max(model_fps):.1f})"
+    )
+    print(
+        f"pipeline (decode + CameraCounter.step): median {pipe:.1f} fps "
+        f"(per frame {1000 / pipe:.1f} ms; passes {min(pipe_fps):.1f}..{max(pipe_fps):.1f}; "
+        f"{crossings} crossings counted per pass)"
+    )
+    print(
+        f"parts, per frame (medians): decode {statistics.median(decode_ms):.2f} ms (on the reader thread in "
+        f"the pipeline), detect {1000 / model:.2f} ms, tracker + counters {statistics.median(counting_ms):.2f} ms"
+    )
     cpu_model, cpu_pipe = statistics.median(model_cpu), statistics.median(pipe_cpu)
-    print(f"analysing thread CPU per frame (medians): model only {cpu_model:.2f} ms, pipeline {cpu_pipe:.2f} ms; "
-          f"ratio {cpu_model / cpu_pipe:.3f}")
+    print(
+        f"analysing thread CPU per frame (medians): model only {cpu_model:.2f} ms, pipeline {cpu_pipe:.2f} ms; "
+        f"ratio {cpu_model / cpu_pipe:.3f}"
+    )
     ratio = pipe / model
     verdict = "PASS" if ratio >= EFFICIENCY_GOAL else "FAIL"
-    print(f"GOAL pipeline efficiency: {ratio:.3f} (pipeline {pipe:.1f} / model {model:.1f} fps), "
-          f"goal >= {EFFICIENCY_GOAL}: {verdict}")
+    print(
+        f"GOAL pipeline efficiency: {ratio:.3f} (pipeline {pipe:.1f} / model {model:.1f} fps), "
+        f"goal >= {EFFICIENCY_GOAL}: {verdict}"
+    )
 
 
 def rss_mb(pid: int) -> float:
@@ -179,8 +188,13 @@ def measure_memory(work: Path, seconds: int) -> None:
     log_path = work / "agent.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "agent", "run", "--config", str(config)],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+        )
     samples: list[float] = []
     try:
         for _ in range(seconds):
@@ -201,12 +215,16 @@ def measure_memory(work: Path, seconds: int) -> None:
         print(f"agent exited early with status {proc.returncode}; its log:\n{log_text[-2000:]}")
         raise SystemExit(1)
     median, peak = statistics.median(samples), max(samples)
-    print(f"agent run: one camera looping the clip at {AGENT_FPS} fps, {len(samples)} samples over {seconds} s, "
-          f"first {samples[0]:.1f} MB, last {samples[-1]:.1f} MB; exit status after SIGTERM {proc.returncode}")
+    print(
+        f"agent run: one camera looping the clip at {AGENT_FPS} fps, {len(samples)} samples over {seconds} s, "
+        f"first {samples[0]:.1f} MB, last {samples[-1]:.1f} MB; exit status after SIGTERM {proc.returncode}"
+    )
     minute = min(60, len(samples) // 2)
     first, last = samples[:minute], samples[-minute:]
-    print(f"growth: first {minute} s median {statistics.median(first):.1f} MB (peak {max(first):.1f}), "
-          f"last {minute} s median {statistics.median(last):.1f} MB (peak {max(last):.1f})")
+    print(
+        f"growth: first {minute} s median {statistics.median(first):.1f} MB (peak {max(first):.1f}), "
+        f"last {minute} s median {statistics.median(last):.1f} MB (peak {max(last):.1f})"
+    )
     verdict = "PASS" if peak < RSS_GOAL_MB else "FAIL"
     print(f"GOAL agent RSS: median {median:.1f} MB, peak {peak:.1f} MB, goal < {RSS_GOAL_MB:.0f} MB: {verdict}")
 

@@ -245,8 +245,12 @@ def simulate(scene: Scene, err: Errors, seed: int | list[int]) -> np.ndarray:
                 if until >= f:
                     busy.update((ri, rj))
                     if keep[ri] or keep[rj]:
-                        union = [min(boxes[ri, 0], boxes[rj, 0]), min(boxes[ri, 1], boxes[rj, 1]),
-                                 max(boxes[ri, 2], boxes[rj, 2]), max(boxes[ri, 3], boxes[rj, 3])]
+                        union = [
+                            min(boxes[ri, 0], boxes[rj, 0]),
+                            min(boxes[ri, 1], boxes[rj, 1]),
+                            max(boxes[ri, 2], boxes[rj, 2]),
+                            max(boxes[ri, 3], boxes[rj, 3]),
+                        ]
                         extra_rows.append([f, *union, rng.uniform(0.4, 0.7)])
                     keep[ri] = keep[rj] = False
                 elif rng.random() < err.near * 0.5:
@@ -268,16 +272,27 @@ def simulate(scene: Scene, err: Errors, seed: int | list[int]) -> np.ndarray:
                 x, y = rng.uniform(0, WIDTH - bw), rng.uniform(0, HEIGHT - bh)
                 extra_rows.append([frame0 + k, x, y, x + bw, y + bh, rng.uniform(0.1, 0.75)])
         x1, y1, x2, y2 = scene.line
-        spots = [((x1 + x2) / 2 + (x2 - x1) * 0.3, (y1 + y2) / 2 + (y2 - y1) * 0.3),
-                 (WIDTH * 0.15, HEIGHT * 0.2), (WIDTH * 0.8, HEIGHT * 0.85)]
+        spots = [
+            ((x1 + x2) / 2 + (x2 - x1) * 0.3, (y1 + y2) / 2 + (y2 - y1) * 0.3),
+            (WIDTH * 0.15, HEIGHT * 0.2),
+            (WIDTH * 0.8, HEIGHT * 0.85),
+        ]
         burst = 10
         for cx, cy in spots:
             starts = np.flatnonzero(rng.random(n_frames) < err.fp * 0.3 / len(spots) / burst)
             for s in starts:
                 for k in range(s, min(s + burst, n_frames)):
                     j = rng.normal(0.0, max(err.jitter, 0.01), 4) * [mean_w, mean_h, mean_w, mean_h]
-                    extra_rows.append([frame0 + k, cx - mean_w / 2 + j[0], cy - mean_h / 2 + j[1],
-                                       cx + mean_w / 2 + j[2], cy + mean_h / 2 + j[3], rng.uniform(0.3, 0.8)])
+                    extra_rows.append(
+                        [
+                            frame0 + k,
+                            cx - mean_w / 2 + j[0],
+                            cy - mean_h / 2 + j[1],
+                            cx + mean_w / 2 + j[2],
+                            cy + mean_h / 2 + j[3],
+                            rng.uniform(0.3, 0.8),
+                        ]
+                    )
     rows = np.column_stack([scene.frame[keep].astype(float), boxes[keep], scores[keep]])
     if extra_rows:
         rows = np.vstack([rows, np.array(extra_rows, dtype=float)])
@@ -317,15 +332,26 @@ for argv in argvs:
 
 def replay_entry() -> str:
     """`footfall-agent replay` (agent.cli) once the CLI offers it, else the module's own entry point."""
-    probe = subprocess.run([sys.executable, "-m", "agent", "replay", "--help"], cwd=REPO, env=ENV,
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-m", "agent", "replay", "--help"], cwd=REPO, env=ENV, capture_output=True, text=True
+    )
     return "cli" if probe.returncode == 0 and "--detections" in probe.stdout else "module"
 
 
 def replay_args(csv_path: Path, scene: Scene, extra: list[str]) -> list[str]:
     x1, y1, x2, y2 = scene.line
-    return ["--detections", str(csv_path), "--fps", str(FPS), f"--line={x1},{y1},{x2},{y2}",
-            f"--in-side={scene.in_point[0]},{scene.in_point[1]}", "--anchor", "center", "--json", *extra]
+    return [
+        "--detections",
+        str(csv_path),
+        "--fps",
+        str(FPS),
+        f"--line={x1},{y1},{x2},{y2}",
+        f"--in-side={scene.in_point[0]},{scene.in_point[1]}",
+        "--anchor",
+        "center",
+        "--json",
+        *extra,
+    ]
 
 
 def run_replays(entry: str, argvs: list[list[str]], per_file: bool, workdir: Path, tag: str) -> list[tuple[int, int]]:
@@ -341,8 +367,9 @@ def run_replays(entry: str, argvs: list[list[str]], per_file: bool, workdir: Pat
     else:
         args_file = workdir / f"{tag}.json"
         args_file.write_text(json.dumps(argvs))
-        proc = subprocess.run([sys.executable, "-c", DRIVER, entry, str(args_file)], cwd=REPO, env=ENV,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", DRIVER, entry, str(args_file)], cwd=REPO, env=ENV, capture_output=True, text=True
+        )
         args_file.unlink()
         if proc.returncode != 0:
             raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -361,8 +388,11 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replays run in parallel")
     ap.add_argument("--seed", type=int, default=1, help="seed of the detector error simulation")
     ap.add_argument("--keep", type=Path, help="keep the generated CSV files in this directory")
-    ap.add_argument("--per-file", action="store_true",
-                    help="start a new replay process for every recording (slower: pays the imports each time)")
+    ap.add_argument(
+        "--per-file",
+        action="store_true",
+        help="start a new replay process for every recording (slower: pays the imports each time)",
+    )
     ap.add_argument("--replay-args", default="", help="extra options passed to replay (e.g. '--min-distance 8')")
     args = ap.parse_args()
 
@@ -373,8 +403,10 @@ def main() -> int:
     for s in scenes:
         match = s.truth == s.rec.readme_net and s.raw == s.rec.readme_raw
         ok &= match
-        print(f"  {s.rec.name:26s} in {s.truth[0]:4d} out {s.truth[1]:4d}   raw sign changes {s.raw}   "
-              f"{'matches README' if match else 'DIFFERS from README'}")
+        print(
+            f"  {s.rec.name:26s} in {s.truth[0]:4d} out {s.truth[1]:4d}   raw sign changes {s.raw}   "
+            f"{'matches README' if match else 'DIFFERS from README'}"
+        )
     if not ok:
         print("truth does not match the README; stopping")
         return 1
@@ -413,8 +445,9 @@ def main() -> int:
     truth_out = sum(s.truth[1] for s in scenes)
     how = "footfall-agent replay" if entry == "cli" else "python -m agent.replay"
     how += " (one process per recording)" if args.per_file else " (one process per grid cell)"
-    print(f"\nReplay via: {how}   seed {args.seed}   "
-          f"truth: {truth_in} in, {truth_out} out over {len(scenes)} recordings")
+    print(
+        f"\nReplay via: {how}   seed {args.seed}   truth: {truth_in} in, {truth_out} out over {len(scenes)} recordings"
+    )
     header = f"{'miss':>5} {'jitter':>6} {'FP/fr':>5} {'near':>5} | {'in acc':>7} {'out acc':>7} | "
     header += " ".join(f"{s.rec.name[:10]:>11}" for s in scenes)
     print(header)
@@ -428,8 +461,10 @@ def main() -> int:
         per_file = " ".join(
             f"{results[(c, i)][0] - s.truth[0]:+4d}/{results[(c, i)][1] - s.truth[1]:+4d}" for i, s in enumerate(scenes)
         )
-        print(f"{cell.miss:5.0%} {cell.jitter:6.0%} {cell.fp:5.2f} {cell.near:5.0%} | "
-              f"{acc_in:7.2%} {acc_out:7.2%} | {per_file}")
+        print(
+            f"{cell.miss:5.0%} {cell.jitter:6.0%} {cell.fp:5.2f} {cell.near:5.0%} | "
+            f"{acc_in:7.2%} {acc_out:7.2%} | {per_file}"
+        )
     print("(per recording: counted minus truth, in/out)")
 
     goals = [(Errors(0.1, 0.05, 0.1), 0.99), (Errors(0.2, 0.1, 0.2), 0.97)]
@@ -439,8 +474,10 @@ def main() -> int:
         acc_in, acc_out = summary[cell]
         good = acc_in >= goal and acc_out >= goal
         passed &= good
-        print(f"  {cell.miss:.0%} missed, {cell.jitter:.0%} jitter, {cell.fp:g} FP/frame: in {acc_in:.2%}, "
-              f"out {acc_out:.2%} (goal >= {goal:.0%} each): {'PASS' if good else 'FAIL'}")
+        print(
+            f"  {cell.miss:.0%} missed, {cell.jitter:.0%} jitter, {cell.fp:g} FP/frame: in {acc_in:.2%}, "
+            f"out {acc_out:.2%} (goal >= {goal:.0%} each): {'PASS' if good else 'FAIL'}"
+        )
     print(f"  overall: {'PASS' if passed else 'FAIL'}   ({time.monotonic() - started:.0f} s)")
     return 0 if passed else 1
 

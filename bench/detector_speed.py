@@ -112,8 +112,10 @@ def main() -> None:
     speedup = med["fp32 detect (640x480)"] / med["int8 detect (640x480)"]
     cpu_speedup = med_cpu["fp32 detect (640x480)"] / med_cpu["int8 detect (640x480)"]
     shared = med["int8 detect (640x480)"] - med["int8 network only"]
-    print(f"int8 vs fp32, whole detect(): {speedup:.2f}x faster; CPU time {cpu_speedup:.2f}x "
-          f"(both also pay {shared:.2f} ms of resizing, scaling, decoding and NMS per frame)")
+    print(
+        f"int8 vs fp32, whole detect(): {speedup:.2f}x faster; CPU time {cpu_speedup:.2f}x "
+        f"(both also pay {shared:.2f} ms of resizing, scaling, decoding and NMS per frame)"
+    )
     if hog_missing:
         print(f"HOG not measured: {hog_missing}")
         return

@@ -76,8 +76,13 @@ def replay(clip: CrowdClip, rec: Recording, model: str, workdir: Path) -> tuple[
         + camera_sensor_yaml(clip, rec, model)
     )
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "agent", "replay", "--config", str(config), "--video",
-                           str(clip.path), "--json"], cwd=REPO, env=ENV, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "agent", "replay", "--config", str(config), "--video", str(clip.path), "--json"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
     rows = json.loads(proc.stdout)
@@ -107,8 +112,11 @@ def looks_table(model: str) -> None:
         return np.clip(img * np.array(bgr), 0, 255).astype(np.uint8)
 
     looks = {f"astronaut, hue {s:+d}": hue(astronaut, s) for s in (-30, -15, -5, 0, 10, 25)}
-    looks |= {"cameraman, gray": cameraman, "cameraman, warm tint": tint(cameraman, (0.9, 0.95, 1.05)),
-              "cameraman, cool tint": tint(cameraman, (1.05, 0.95, 0.9))}
+    looks |= {
+        "cameraman, gray": cameraman,
+        "cameraman, warm tint": tint(cameraman, (0.9, 0.95, 1.05)),
+        "cameraman, cool tint": tint(cameraman, (1.05, 0.95, 0.9)),
+    }
     background = floor()
     print(f"\nLone person found ({model}; score >= 0.5 and IoU >= 0.4; 2 mirrorings x 2 sizes x 16 places):")
     for name, look in looks.items():
@@ -175,11 +183,14 @@ def main() -> int:
         net = in_out(rec, people[rec.name])
         print(f"  {rec.name:26s} in {net[0]:4d} out {net[1]:4d}  {'ok' if net == README_NET[rec.name] else 'DIFFERS'}")
 
-    print(f"\n{'clip':34s} {'people':>6} {'frames':>6} {'truth':>9} | "
-          + " | ".join(f"{m + ' counted':>14} {'ms/frame':>8}" for m in models))
+    print(
+        f"\n{'clip':34s} {'people':>6} {'frames':>6} {'truth':>9} | "
+        + " | ".join(f"{m + ' counted':>14} {'ms/frame':>8}" for m in models)
+    )
     for _, clip, counted in results:
-        cells = " | ".join(f"{counted[m][0]:6d}/{counted[m][1]:<7d} {1000 * counted[m][2] / clip.frames:8.1f}"
-                           for m in models)
+        cells = " | ".join(
+            f"{counted[m][0]:6d}/{counted[m][1]:<7d} {1000 * counted[m][2] / clip.frames:8.1f}" for m in models
+        )
         truth = f"{clip.truth_in:4d}/{clip.truth_out:<4d}"
         print(f"{clip.path.stem:34s} {clip.people:6d} {clip.frames:6d} {truth} | {cells}")
 
@@ -194,11 +205,13 @@ def main() -> int:
         per_out = [accuracy(abs(n[m][1] - c.truth_out), c.truth_out) for _, c, n in results if c.truth_out]
         counted_in = sum(n[m][0] for _, _, n in results)
         counted_out = sum(n[m][1] for _, _, n in results)
-        print(f"  {m:5s} counted {counted_in} in, {counted_out} out; accuracy in {accuracy(err_in, truth_in):.1%}, "
-              f"out {accuracy(err_out, truth_out):.1%}; median per clip in "
-              f"{statistics.median(per_in) if per_in else float('nan'):.1%}, out "
-              f"{statistics.median(per_out) if per_out else float('nan'):.1%}; median "
-              f"{statistics.median(1000 * n[m][2] / c.frames for _, c, n in results):.1f} ms/frame (replay, whole)")
+        print(
+            f"  {m:5s} counted {counted_in} in, {counted_out} out; accuracy in {accuracy(err_in, truth_in):.1%}, "
+            f"out {accuracy(err_out, truth_out):.1%}; median per clip in "
+            f"{statistics.median(per_in) if per_in else float('nan'):.1%}, out "
+            f"{statistics.median(per_out) if per_out else float('nan'):.1%}; median "
+            f"{statistics.median(1000 * n[m][2] / c.frames for _, c, n in results):.1f} ms/frame (replay, whole)"
+        )
         for rec in recs:
             mine = [(c, n) for j, c, n in results if j.rec == rec]
             t_in, t_out = sum(c.truth_in for c, _ in mine), sum(c.truth_out for c, _ in mine)

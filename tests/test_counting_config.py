@@ -17,8 +17,13 @@ from agent.counting_config import CountingConfig, LineConfig, TrackerConfig, Zon
         ({"lines": [{"name": "door", "points": [[0, 0], [0, 0]], "in_point": [5, 5]}]}, "at least 2 distinct points"),
         ({"lines": [{"name": "d o", "points": [[0, 0], [10, 0]], "in_point": [5, 5]}]}, "pattern"),
         ({"zones": [{"name": "z", "points": [[0, 0], [1, 1], [2, 2]]}]}, "enclose an area"),
-        ({"lines": [{"name": "a", "points": [[0, 0], [10, 0]], "in_point": [5, 5]}],
-          "zones": [{"name": "a", "points": [[0, 0], [1, 0], [1, 1]]}]}, "used twice"),
+        (
+            {
+                "lines": [{"name": "a", "points": [[0, 0], [10, 0]], "in_point": [5, 5]}],
+                "zones": [{"name": "a", "points": [[0, 0], [1, 0], [1, 1]]}],
+            },
+            "used twice",
+        ),
         ({"lines": [], "speed": 3}, "Extra inputs"),
         ({"lines": [{"name": "door", "points": [[0, 0], [10, "nan"]], "in_point": [5, 5]}]}, "finite number"),
         ({"tracker": {"low_score": 0.7, "high_score": 0.5}}, "low_score must not exceed"),

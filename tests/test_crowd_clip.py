@@ -93,6 +93,6 @@ def test_a_written_clip_shows_each_person_on_their_side_of_the_line(tmp_path: Pa
     feet = camera.project(right_to_left.pos[::2])
     for k in (0, 19):  # the near walker's feet, at the start on the right and at the end on the left
         x, y = int(feet[k, 0]), int(feet[k, 1]) - 5
-        assert drawn[k][y, max(0, x - 20):x + 20].any()
+        assert drawn[k][y, max(0, x - 20) : x + 20].any()
         mirrored = WIDTH - 1 - x
-        assert not drawn[k][y, max(0, mirrored - 5):mirrored + 5].any()
+        assert not drawn[k][y, max(0, mirrored - 5) : mirrored + 5].any()

@@ -219,9 +219,7 @@ def test_postprocess_thresholds_suppresses_clips_and_scales() -> None:
     enc = np.zeros((1, 5, 1, 4), np.float32)
     found = postprocess(enc, logits_for([0.9, 0.8, 0.7, 0.3, 0.6]), anchors, 200, 100, 0.5, 0.45)
     np.testing.assert_allclose(found.scores, [0.9, 0.7, 0.6], atol=1e-6)
-    np.testing.assert_allclose(
-        found.boxes, [[20, 10, 60, 50], [120, 10, 160, 50], [180, 80, 200, 100]], atol=1e-3
-    )
+    np.testing.assert_allclose(found.boxes, [[20, 10, 60, 50], [120, 10, 160, 50], [180, 80, 200, 100]], atol=1e-3)
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.3, 0.5, 0.7, 0.9, 0.99, 0.999999, 1.0])

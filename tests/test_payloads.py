@@ -111,7 +111,12 @@ def test_a_camera_interval_carries_its_lines_and_zones_in_the_replay_shape() -> 
     doc = json.loads(p.model_dump_json())
     assert doc["lines"] == {"door": {"in": 5, "out": 3}, "side": {"in": 0, "out": 0}}
     assert doc["zones"]["queue"] == {
-        "in": 4, "out": 2, "occupancy": 3, "dwell_count": 2, "dwell_median_s": 61.2, "dwell_mean_s": 75.0,
+        "in": 4,
+        "out": 2,
+        "occupancy": 3,
+        "dwell_count": 2,
+        "dwell_median_s": 61.2,
+        "dwell_mean_s": 75.0,
     }
     assert doc["zones"]["shelf"] == ZoneInterval(0, 0, 0, 0, None, None).as_dict(), "the shape replay --json prints"
     assert IntervalPayload.model_validate(doc) == p

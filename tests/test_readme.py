@@ -47,8 +47,10 @@ def test_camera_example_payload_is_valid_and_consistent() -> None:
     payload = IntervalPayload.model_validate(doc)
     assert payload.id == f"{payload.site}/{payload.device}/{payload.sensor}/{payload.start}"
     assert payload.lines is not None and payload.zones is not None
-    assert (payload.ins, payload.outs) == (sum(c.ins for c in payload.lines.values()),
-                                           sum(c.outs for c in payload.lines.values()))
+    assert (payload.ins, payload.outs) == (
+        sum(c.ins for c in payload.lines.values()),
+        sum(c.outs for c in payload.lines.values()),
+    )
     assert json.loads(payload.model_dump_json()) == doc, "the example is what the agent sends"
     assert json.loads(example("interval")).get("lines") is None, "the serial example has no lines"
 

@@ -82,7 +82,10 @@ def test_in_side_decides_the_direction(two_people: Path, capsys: pytest.CaptureF
 def test_module_entry_point_prints_only_json(two_people: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "agent.replay", "--detections", str(two_people), *LINE, "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"lines": {"line": {"in": 1, "out": 1}}, "zones": {}}
@@ -110,8 +113,9 @@ def test_config_file_with_lines_and_zones(two_people: Path, tmp_path: Path, caps
     assert (zone["in"], zone["out"], zone["dwell_count"]) == (1, 1, 0)  # the first stays, the second was born inside
 
 
-def test_normalized_config_needs_the_frame_size(two_people: Path, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_normalized_config_needs_the_frame_size(
+    two_people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "camera.yaml"
     config.write_text(
         "camera:\n  counting:\n    units: normalized\n"
@@ -119,8 +123,9 @@ def test_normalized_config_needs_the_frame_size(two_people: Path, tmp_path: Path
     )
     code, _, err = run(["--detections", str(two_people), "--config", str(config), "--json"], capsys)
     assert code == 2 and "--frame-size" in err
-    code, out, _ = run(["--detections", str(two_people), "--config", str(config), "--frame-size", "640x480", "--json"],
-                       capsys)
+    code, out, _ = run(
+        ["--detections", str(two_people), "--config", str(config), "--frame-size", "640x480", "--json"], capsys
+    )
     assert code == 0
     assert json.loads(out)["lines"]["door"] == {"in": 1, "out": 1}
 
@@ -180,16 +185,19 @@ def test_invalid_utf8_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert code == 2 and "dets.csv:3: not UTF-8 text" in err
 
 
-def test_frames_spanning_read_chunks(two_people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frames_spanning_read_chunks(
+    two_people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The reader works in chunks of lines; a frame split over two chunks is still one frame."""
     frames_whole = [(f, len(b)) for f, b, _ in replay.read_detections(two_people)]
     monkeypatch.setattr(replay, "_CHUNK_LINES", 3)
     assert [(f, len(b)) for f, b, _ in replay.read_detections(two_people)] == frames_whole
     code, out, _ = run(["--detections", str(two_people), *LINE, "--json"], capsys)
     assert json.loads(out)["lines"]["line"] == {"in": 1, "out": 1}
-    unsorted = write_rows(tmp_path / "unsorted.csv", [(0, 1, 2, 30, 40, 0.9), (5, 1, 2, 30, 40, 0.9),
-                                                      (5, 1, 2, 30, 40, 0.9), (4, 1, 2, 30, 40, 0.9)])
+    unsorted = write_rows(
+        tmp_path / "unsorted.csv",
+        [(0, 1, 2, 30, 40, 0.9), (5, 1, 2, 30, 40, 0.9), (5, 1, 2, 30, 40, 0.9), (4, 1, 2, 30, 40, 0.9)],
+    )
     code, _, err = run(["--detections", str(unsorted), *LINE], capsys)
     assert code == 2 and "unsorted.csv:5: frame 4 after frame 5" in err
 
@@ -205,8 +213,9 @@ def test_frames_spanning_read_chunks(two_people: Path, tmp_path: Path, capsys: p
         (["--line=0,300,640,300", "--in-side=1,2", "--fps", "0"], "--fps must be a positive number"),
     ],
 )
-def test_usage_errors_exit_2(two_people: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
-                             expected: str) -> None:
+def test_usage_errors_exit_2(
+    two_people: Path, capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
     code, out, err = run(["--detections", str(two_people), *argv], capsys)
     assert (code, out) == (2, "")
     assert expected in err
@@ -223,17 +232,22 @@ def test_missing_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("yaml_text", "expected"),
     [
-        ("counting:\n  lines:\n    - name: door\n      points: [[0, 1], [5, 1]]\n      in_point: [2, 2]\n"
-         "      colour: red\n",
-         "counting.lines[0]: unknown key 'colour' (line 6)"),
-        ("counting:\n  lines:\n    - name: door\n      points: [[0, 1]]\n      in_point: [2, 2]\n",
-         "counting.lines[0].points: List should have at least 2 items"),
+        (
+            "counting:\n  lines:\n    - name: door\n      points: [[0, 1], [5, 1]]\n      in_point: [2, 2]\n"
+            "      colour: red\n",
+            "counting.lines[0]: unknown key 'colour' (line 6)",
+        ),
+        (
+            "counting:\n  lines:\n    - name: door\n      points: [[0, 1]]\n      in_point: [2, 2]\n",
+            "counting.lines[0].points: List should have at least 2 items",
+        ),
         ("site: shop\n", "no counting: section"),
         ("counting: [1, 2\n", "invalid YAML (line 2)"),
     ],
 )
-def test_config_errors_name_the_key_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str,
-                                             expected: str) -> None:
+def test_config_errors_name_the_key_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str, expected: str
+) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(yaml_text)
     path = write_rows(tmp_path / "d.csv", [])
@@ -247,8 +261,9 @@ def test_config_errors_name_the_key_and_line(tmp_path: Path, capsys: pytest.Capt
 PX_PER_M = 160.0
 
 
-def bottleneck_detections(rng: np.random.Generator | None, miss: float = 0.0, jitter: float = 0.0,
-                          fp_per_frame: float = 0.0) -> np.ndarray:
+def bottleneck_detections(
+    rng: np.random.Generator | None, miss: float = 0.0, jitter: float = 0.0, fp_per_frame: float = 0.0
+) -> np.ndarray:
     """The bottleneck recording seen from above: heads as 0.46 x 0.28 m head-and-shoulder boxes, the exit
     line y = 0 across the middle of a 1280x720 image, walking towards -y (down the image) is "in"."""
     data = np.loadtxt(BOTTLENECK, comments="#")
@@ -266,8 +281,16 @@ def bottleneck_detections(rng: np.random.Generator | None, miss: float = 0.0, ji
     if rng is not None and fp_per_frame:
         n = rng.poisson(fp_per_frame * (frame.max() + 1))
         at = rng.uniform(0, 1280 - 2 * half_w, n), rng.uniform(0, 720 - 2 * half_h, n)
-        fps = np.column_stack([rng.integers(0, int(frame.max()) + 1, n), at[0], at[1], at[0] + 2 * half_w,
-                               at[1] + 2 * half_h, rng.uniform(0.1, 0.8, n)])
+        fps = np.column_stack(
+            [
+                rng.integers(0, int(frame.max()) + 1, n),
+                at[0],
+                at[1],
+                at[0] + 2 * half_w,
+                at[1] + 2 * half_h,
+                rng.uniform(0.1, 0.8, n),
+            ]
+        )
         rows = np.vstack([rows, fps])
     centre_u, centre_v = (rows[:, 1] + rows[:, 3]) / 2, (rows[:, 2] + rows[:, 4]) / 2
     rows = rows[(centre_u >= 0) & (centre_u < 1280) & (centre_v >= 0) & (centre_v < 720)]
@@ -355,9 +378,12 @@ class RecordingCounter(CameraCounter):
 
 
 def camera(clip: Path, fps: float) -> CameraSensorConfig:
-    return CameraSensorConfig(id="cam", source=str(clip), fps=fps,
-                              counting={"lines": [{"name": "door", "points": json.loads(clips.LINE),
-                                                   "in_direction": "right"}]})
+    return CameraSensorConfig(
+        id="cam",
+        source=str(clip),
+        fps=fps,
+        counting={"lines": [{"name": "door", "points": json.loads(clips.LINE), "in_direction": "right"}]},
+    )
 
 
 @pytest.mark.parametrize("fps, every", [(20, 1), (10, 2)])

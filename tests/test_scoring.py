@@ -130,6 +130,7 @@ def test_sensor_cycle() -> None:
     assert scoring._cycle(["a", "b", "b", "a", "b", "b"]) is None
     assert scoring._cycle(["a", "b", "c"]) is None
 
+
 def test_empty_count_is_echoed_without_expected_or_z(sc) -> None:  # type: ignore[no-untyped-def]
     rows = table(1, hours=4 * 168)
     gap = 3 * 168 + 12
@@ -152,7 +153,6 @@ def test_timestamp_formats_agree(sc, fmt: str) -> None:  # type: ignore[no-untyp
     _, iso, _ = sc(to_csv([(stamp(h, fmt), str(values[h])) for h in range(hours)], "timestamp,count"))
     strip = lambda out: [(r["expected"], r["z"], r["anomaly"]) for r in parse(out)]  # noqa: E731
     assert strip(iso) == strip(plain)
-
 
 
 def reference_clock(text: str, interval_s: int) -> tuple[int, int]:
@@ -195,6 +195,7 @@ def test_clock_fast_path_agrees_with_datetime() -> None:
         with pytest.raises(ValueError):
             clock.parse(bad)
     assert clock.parse("2024-01-02 12:00") == reference_clock("2024-01-02 12:00", 3600)
+
 
 def test_quotes_crlf_blank_lines_and_decimal_counts(sc) -> None:  # type: ignore[no-untyped-def]
     rows = [(stamp(h), '"Queen St, north"', f"{h % 7}.0") for h in range(50)]
@@ -289,7 +290,6 @@ def test_chunking_does_not_change_the_output(sc, monkeypatch: pytest.MonkeyPatch
     assert out.splitlines() == whole.splitlines()[:1501]
 
 
-
 @pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("chunk", [5, 64, 700])
 def test_line_endings_and_block_cuts_do_not_change_the_output(  # type: ignore[no-untyped-def]
@@ -309,6 +309,7 @@ def test_line_endings_and_block_cuts_do_not_change_the_output(  # type: ignore[n
     status, out, err = sc(to_csv(bad).replace("\n", ending), "--faults")
     assert status == 2 and "line 902: count '-1' is negative" in err
     assert out.splitlines() == whole.splitlines()[:901]
+
 
 def test_detector_options_change_the_verdict(sc) -> None:  # type: ignore[no-untyped-def]
     text = to_csv(table(1))

@@ -173,6 +173,4 @@ class SsdliteDetector:
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         height, width = frame_bgr.shape[:2]
         encodings, logits = self.raw(frame_bgr)
-        return postprocess(
-            encodings, logits, self.anchors, width, height, self.cfg.score_threshold, self.cfg.nms_iou
-        )
+        return postprocess(encodings, logits, self.anchors, width, height, self.cfg.score_threshold, self.cfg.nms_iou)

@@ -46,16 +46,21 @@ def is_stream(source: int | str) -> bool:
     return isinstance(source, int) or source.startswith("/dev/") or "://" in source
 
 
-def open_capture(source: int | str, width: int | None = None, height: int | None = None,
-                 fps: float | None = None) -> cv2.VideoCapture:
+def open_capture(
+    source: int | str, width: int | None = None, height: int | None = None, fps: float | None = None
+) -> cv2.VideoCapture:
     """An opened OpenCV capture for a device index, a /dev/video node, a stream URL or a file.
 
     The resolution and rate are requests: devices pick the nearest mode they have.
     """
     import cv2  # on use: loading configs must not pull in OpenCV
 
-    if isinstance(source, str) and "://" not in source and not source.startswith("/dev/") \
-            and not Path(source).is_file():
+    if (
+        isinstance(source, str)
+        and "://" not in source
+        and not source.startswith("/dev/")
+        and not Path(source).is_file()
+    ):
         raise CaptureError(f"no video file {source}")
     if isinstance(source, str) and source.startswith("/dev/video"):
         capture = cv2.VideoCapture(source, cv2.CAP_V4L2)
@@ -76,8 +81,9 @@ def open_capture(source: int | str, width: int | None = None, height: int | None
 class _Grabber:
     """Reads one opened capture on its own thread and keeps only the newest frame."""
 
-    def __init__(self, capture: cv2.VideoCapture, file_fps: float | None, loop: bool, clock: Clock,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, capture: cv2.VideoCapture, file_fps: float | None, loop: bool, clock: Clock, stop: threading.Event
+    ) -> None:
         self._capture = capture
         self._period = 1.0 / file_fps if file_fps else 0.0
         self._loop = loop
@@ -149,8 +155,9 @@ class _Grabber:
 class CameraSource(ThreadedSource):
     """A camera sensor: capture, person detection, tracking and line counting on the device."""
 
-    def __init__(self, cfg: CameraSensorConfig, sink: CountSink, clock: Clock = time.time,
-                 counter: CameraCounter | None = None) -> None:
+    def __init__(
+        self, cfg: CameraSensorConfig, sink: CountSink, clock: Clock = time.time, counter: CameraCounter | None = None
+    ) -> None:
         super().__init__(cfg.id, sink, clock, log)
         self.cfg = cfg
         self._counter = counter
@@ -209,8 +216,14 @@ class CameraSource(ThreadedSource):
         """Camera health for the health report: analysed fps, inference and latency medians, dropped frames."""
         fps, inference, latency, recent = self.fps, self.inference_ms, self.latency_ms, self.dropped_frames_recent
         with self._lock:
-            return {"fps": fps, "inference_ms": inference, "latency_ms": latency, "frames": self._frames,
-                    "dropped_frames": self._dropped, "dropped_frames_recent": recent}
+            return {
+                "fps": fps,
+                "inference_ms": inference,
+                "latency_ms": latency,
+                "frames": self._frames,
+                "dropped_frames": self._dropped,
+                "dropped_frames_recent": recent,
+            }
 
     # -- the source thread ------------------------------------------------------------------------------
 

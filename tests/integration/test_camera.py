@@ -92,8 +92,9 @@ def test_line_and_zone_counts_survive_a_sigkill_before_their_interval_closes(tmp
     while not 0.3 <= time.time() % length <= 3:
         time.sleep(0.1)
     started = time.time()
-    agent = AgentProcess(agent_config(tmp_path, broker=None, sensors=camera_sensor(clip), interval=f"{length}s"),
-                         tmp_path / "agent.log")
+    agent = AgentProcess(
+        agent_config(tmp_path, broker=None, sensors=camera_sensor(clip), interval=f"{length}s"), tmp_path / "agent.log"
+    )
     try:
         deadline = time.monotonic() + 12
         while "end of the video file" not in agent.log_text() and time.monotonic() < deadline:

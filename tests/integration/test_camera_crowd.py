@@ -36,7 +36,10 @@ def replay(tmp_path: Path, clip: CrowdClip) -> list[dict]:
     )
     proc = subprocess.run(
         [sys.executable, "-m", "agent", "replay", "--config", str(config), "--video", str(clip.path), "--json"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
