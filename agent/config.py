@@ -41,6 +41,7 @@ from pydantic_core import PydanticCustomError
 from agent.anomaly import AnomalySettings
 from agent.counting_config import CountingConfig
 from agent.detector_config import DetectorConfig, SsdliteDetectorConfig
+from agent.discovery import object_id_clashes
 from agent.line_protocol import PRESETS, LineParser, compile_pattern
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -992,6 +993,19 @@ class AgentConfig(BaseModel):
                     {"id": sensor.id, "first": first[sensor.id], "index": index},
                 )
             first[sensor.id] = index
+        zones = {
+            sensor.id: [zone.name for zone in sensor.counting.zones] if isinstance(sensor, CameraSensorConfig) else []
+            for sensor in value
+        }
+        for object_id, owner, other in object_id_clashes(zones):
+            sensor_id, _, zone = other.partition("/")
+            index = first[sensor_id]
+            where = [index, "counting", "zones", zones[sensor_id].index(zone), "name"] if zone else [index, "id"]
+            raise PydanticCustomError(
+                "entity_id_clash",
+                "{this} would have the same Home Assistant entity id '{object_id}' as {that}: rename one",
+                {"this": _owner(other), "that": _owner(owner), "object_id": object_id, "at": where},
+            )
         return value
 
     @field_validator("anomaly")
@@ -1189,6 +1203,12 @@ def _message(error: dict[str, Any], path: KeyPath) -> tuple[str, str]:
     return (msg[:1].lower() + msg[1:]), ""
 
 
+def _owner(owner: str) -> str:
+    """'sensor door' or "zone 'queue' of sensor door", from discovery's `<sensor>[/<zone>]`."""
+    sensor, _, zone = owner.partition("/")
+    return f"zone '{zone}' of sensor '{sensor}'" if zone else f"sensor '{sensor}'"
+
+
 def _line_of(path: KeyPath, lines: dict[KeyPath, int]) -> int:
     while path not in lines and path:
         path = path[:-1]
@@ -1202,6 +1222,8 @@ def _validation_errors(exc: ValidationError, source: str, lines: dict[KeyPath, i
         ctx = error.get("ctx") or {}
         if error["type"] == "duplicate_sensor_id":
             loc += (ctx["index"], "id")
+        if error["type"] == "entity_id_clash":
+            loc += tuple(ctx["at"])
         if error["type"] == "anomaly_short_interval":
             loc += ("enabled",)
         path, _ = _walk(loc)

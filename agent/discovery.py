@@ -6,14 +6,20 @@ Pure: builds (topic, payload) pairs; the runtime publishes them retained. Conven
   The node id is `footfall_<site>_<device>`; object ids are `<sensor>_<metric>` for per-sensor entities
   and `agent_<metric>` for the device's own diagnostics (no per-sensor metric is named like a device one,
   and no two metrics end alike, so the ids cannot collide).
+- A camera's zones get an occupancy entity each, object id `<sensor>_zone_<zone>_occupancy`. Sensor ids and
+  zone names may contain '_', so two of these, or one and a sensor's own entity, could coincide (sensor `a`
+  with zone `b` against a sensor named `a_zone_b`); `object_id_clashes()` finds them, and the config refuses
+  them.
 - `unique_id` is `footfall:<site>:<device>:<sensor>:<metric>` (`agent` in place of the sensor for device
-  entities): ':' cannot occur in an id, so it is unambiguous. `default_entity_id` proposes
-  `<component>.footfall_<site>_<device>_<sensor>_<metric>` (Home Assistant 2025.10+; older versions
-  ignore it and derive the entity id from the device and entity names).
+  entities; `zone:<zone>:occupancy` as the metric of a zone): ':' cannot occur in an id, so it is
+  unambiguous. `default_entity_id` proposes `<component>.footfall_<site>_<device>_<sensor>_<metric>`
+  (Home Assistant 2025.10+; older versions ignore it and derive the entity id from the device and entity
+  names).
 - One device per agent (`identifiers: ["footfall:<site>:<device>"]`, model, software version); every
   entity is bound to the agent's retained status topic for availability.
-- An empty retained config deletes an entity; `reconcile()` emits those for sensors removed from the
-  config, and `stale_configs()` finds leftovers among retained configs seen on the broker after a restart.
+- An empty retained config deletes an entity; `reconcile()` emits those for the entities of sensors and
+  zones removed from the config, and `stale_configs()` finds leftovers among retained configs seen on the
+  broker after a restart.
 
 Entities read a retained per-sensor state topic (`SensorState`) and the retained health topic, so Home
 Assistant shows current values right after it restarts, not after the next interval.
@@ -22,7 +28,7 @@ Assistant shows current values right after it restarts, not after the next inter
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -181,6 +187,8 @@ class Metric:
     diagnostic: bool = False
     precision: int | None = None
     attributes: str | None = None
+    uid: str | None = None
+    """The metric's part of the unique id, if not `key` (which must fit an object id)."""
 
 
 _LAST = "value_json.last_interval"
@@ -317,6 +325,42 @@ TEMPERATURE_METRIC = Metric(
 AGENT_ENTITY = "agent"
 
 
+def zone_metric(zone: str) -> Metric:
+    """The occupancy entity of one camera zone, read from the sensor state's `zone_occupancy`."""
+    return Metric(
+        f"zone_{zone}_occupancy",
+        "sensor",
+        f"zone {zone} occupancy",
+        f"{{{{ (value_json.zone_occupancy or {{}}).get('{zone}') }}}}",
+        "measurement",
+        "people",
+        icon="mdi:account-group-outline",
+        uid=f"zone:{zone}:occupancy",
+    )
+
+
+def sensor_metrics(zones: Iterable[str] = ()) -> tuple[Metric, ...]:
+    """The entities of one sensor: the common ones, then one per zone of a camera."""
+    return (*SENSOR_METRICS, *(zone_metric(zone) for zone in zones))
+
+
+def object_id_clashes(zones_by_sensor: Mapping[str, Sequence[str]]) -> list[tuple[str, str, str]]:
+    """(object id, first owner, second owner) for every entity object id two owners would share; an owner is
+    `<sensor>` or `<sensor>/<zone>`. Empty for any config without '_zone_' in its names."""
+    owners: dict[str, str] = {}
+    clashes = []
+    for sensor, zones in zones_by_sensor.items():
+        for owner, keys in [(sensor, [m.key for m in SENSOR_METRICS])] + [
+            (f"{sensor}/{zone}", [zone_metric(zone).key]) for zone in zones
+        ]:
+            for key in keys:
+                object_id = f"{sensor}_{key}"
+                if object_id in owners and owners[object_id] != owner:
+                    clashes.append((object_id, owners[object_id], owner))
+                owners.setdefault(object_id, owner)
+    return clashes
+
+
 @dataclass(frozen=True)
 class AgentDevice:
     """What discovery needs to know about one running agent."""
@@ -371,7 +415,7 @@ def entity_config(device: AgentDevice, entity: str, metric: Metric, state_topic:
     slug = _slug(f"footfall_{device.site}_{device.device}_{entity}_{metric.key}")
     common = {
         "name": label,
-        "unique_id": unique_id(device, entity, metric.key),
+        "unique_id": unique_id(device, entity, metric.uid or metric.key),
         "default_entity_id": f"{metric.component}.{slug}",
         "device": HaDevice(
             identifiers=[device.identifier],
@@ -401,40 +445,37 @@ def entity_config(device: AgentDevice, entity: str, metric: Metric, state_topic:
 
 
 def discovery_messages(
-    device: AgentDevice, sensor_state_topics: Mapping[str, str], prefix: str = DEFAULT_PREFIX
+    device: AgentDevice,
+    sensor_state_topics: Mapping[str, str],
+    prefix: str = DEFAULT_PREFIX,
+    zones: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[str, bytes]]:
-    """Every config for the agent's device entities and for each sensor (id -> its state topic)."""
+    """Every config for the agent's device entities and for each sensor (id -> its state topic), with an
+    occupancy entity per zone of the sensors in `zones` (id -> zone names)."""
     out: list[tuple[str, bytes]] = []
     for metric in device.agent_metrics():
         config = entity_config(device, AGENT_ENTITY, metric, device.health_topic)
         out.append((config_topic(device, metric.component, AGENT_ENTITY, metric.key, prefix), _encode(config)))
     for sensor, state_topic in sensor_state_topics.items():
-        for metric in SENSOR_METRICS:
+        for metric in sensor_metrics((zones or {}).get(sensor, ())):
             config = entity_config(device, sensor, metric, state_topic)
             out.append((config_topic(device, metric.component, sensor, metric.key, prefix), _encode(config)))
     return out
 
 
-def removal_messages(
-    device: AgentDevice, sensors: Iterable[str], prefix: str = DEFAULT_PREFIX
-) -> list[tuple[str, bytes]]:
-    """Empty retained configs that delete every entity of the given sensors."""
-    return [
-        (config_topic(device, metric.component, sensor, metric.key, prefix), b"")
-        for sensor in sensors
-        for metric in SENSOR_METRICS
-    ]
-
-
 def reconcile(
     device: AgentDevice,
     sensor_state_topics: Mapping[str, str],
-    previous_sensors: Iterable[str] = (),
+    previous: Iterable[tuple[str, bytes]] = (),
     prefix: str = DEFAULT_PREFIX,
+    zones: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[str, bytes]]:
-    """Configs for the current sensors, then deletions for sensors that were announced before and are gone."""
-    removed = sorted(set(previous_sensors) - set(sensor_state_topics))
-    return discovery_messages(device, sensor_state_topics, prefix) + removal_messages(device, removed, prefix)
+    """Configs for the current sensors and zones, then deletions for every entity of the `previous`
+    announcement that is gone (a sensor removed, a zone removed or renamed)."""
+    current = discovery_messages(device, sensor_state_topics, prefix, zones)
+    announced = {topic for topic, _ in current}
+    gone = sorted({topic for topic, payload in previous if payload} - announced)
+    return current + [(topic, b"") for topic in gone]
 
 
 def stale_configs(

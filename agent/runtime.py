@@ -45,7 +45,6 @@ from agent.discovery import (
     SensorState,
     birth_topic,
     config_filter,
-    discovery_messages,
     reconcile,
     stale_configs,
 )
@@ -172,7 +171,6 @@ class Agent:
             health_topic=self.topics.health,
             temperature=bool(read_temperatures()),
         )
-        self._announced: set[str] = set()
         self._announcement: list[tuple[str, bytes]] = []
         self._today: dict[str, _Today] = {}
         self._last_closed: dict[str, LastInterval] = {}
@@ -521,28 +519,38 @@ class Agent:
     def _state_topics(self) -> dict[str, str]:
         return {sensor: self.topics.state(sensor) for sensor in self.aggregators}
 
+    def _zones(self) -> dict[str, list[str]]:
+        """Zone names of each camera sensor: each gets an occupancy entity of its own."""
+        return {
+            s.id: [zone.name for zone in s.counting.zones]
+            for s in self.cfg.sensors
+            if isinstance(s, CameraSensorConfig) and s.id in self.aggregators
+        }
+
     def _announce(self) -> None:
-        """Retained configs for every current sensor, empty ones for sensors announced before and gone now."""
+        """Retained configs for every current sensor and zone, empty ones for entities announced before and
+        gone now."""
         if self.publisher is None:
             return
         messages = reconcile(
-            self.ha_device, self._state_topics(), self._announced, self.cfg.homeassistant.discovery_prefix
+            self.ha_device,
+            self._state_topics(),
+            self._announcement,
+            self.cfg.homeassistant.discovery_prefix,
+            self._zones(),
         )
         for topic, payload in messages:
             self.publisher.publish_retained(topic, payload)
-        self._announced = set(self.aggregators)
-        self._announcement = messages
+        self._announcement = [(topic, payload) for topic, payload in messages if payload]
 
     def _withdraw(self, cfg: AgentConfig) -> None:
         """Delete every entity announced under `cfg`'s discovery settings (Home Assistant turned off or moved)."""
         if self.publisher is None:
             return
-        announced = {sensor: self.topics.state(sensor) for sensor in self._announced}
-        for topic, _ in discovery_messages(self.ha_device, announced, cfg.homeassistant.discovery_prefix):
+        for topic, _ in self._announcement:
             self.publisher.publish_retained(topic, b"")
         for topic_filter in self._ha_filters(cfg):
             self.publisher.unsubscribe(topic_filter)
-        self._announced = set()
         self._announcement = []
 
     # -- health, state and STATUS=

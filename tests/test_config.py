@@ -589,6 +589,22 @@ def test_files_the_connection_will_read_are_tried_and_named_with_their_line(
     assert disabled == [], "no connection, nothing to read"
 
 
+def test_a_zone_whose_home_assistant_entity_would_clash_is_named_with_its_line() -> None:
+    camera = (
+        "  - id: {id}\n    type: camera\n    source: 0\n    counting:\n"
+        "      lines: [{{name: door, points: [[0, 0], [10, 0]], in_point: [5, 5]}}]\n"
+        "      zones:\n        - {{name: {zone}, points: [[0, 0], [10, 0], [10, 10]]}}\n"
+    )
+    text = "site: s\nsensors:\n" + camera.format(id="a", zone="x_zone_y") + camera.format(id="a_zone_x", zone="y")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "c.yaml")
+    assert info.value.errors == [
+        "c.yaml: sensors[1].counting.zones[0].name: zone 'y' of sensor 'a_zone_x' would have the same Home "
+        "Assistant entity id 'a_zone_x_zone_y_occupancy' as zone 'x_zone_y' of sensor 'a': rename one (line 16)"
+    ]
+    parse_config(text.replace("name: y,", "name: z,"), "c.yaml")
+
+
 def test_key_password_from_credentials_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "key-pw").write_text("k3y\n")
     (tmp_path / "door.key").write_text("not really a key")

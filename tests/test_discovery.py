@@ -18,8 +18,8 @@ from agent.discovery import (
     birth_topic,
     config_filter,
     discovery_messages,
+    object_id_clashes,
     reconcile,
-    removal_messages,
     stale_configs,
 )
 
@@ -197,14 +197,63 @@ def test_value_templates_render_the_state_as_home_assistant_would() -> None:
 
 
 def test_removed_sensor_gets_empty_configs_for_every_entity() -> None:
-    before = discovery_messages(DEVICE, SENSORS)
-    after = reconcile(DEVICE, {"entrance": SENSORS["entrance"]}, previous_sensors=SENSORS)
+    before = discovery_messages(DEVICE, SENSORS, zones={"side_door": ["queue"]})
+    after = reconcile(DEVICE, {"entrance": SENSORS["entrance"]}, previous=before)
     emptied = {topic for topic, payload in after if payload == b""}
     side_door_topics = {topic for topic, _ in before if "/side_door_" in topic}
-    assert emptied == side_door_topics and len(emptied) == len(SENSOR_METRICS)
+    assert emptied == side_door_topics and len(emptied) == len(SENSOR_METRICS) + 1
     announced = {topic for topic, payload in after if payload}
     assert announced == {topic for topic, _ in before} - side_door_topics
-    assert sorted(removal_messages(DEVICE, ["side_door"])) == sorted((t, b"") for t in side_door_topics)
+    assert reconcile(DEVICE, SENSORS, previous=after) == discovery_messages(DEVICE, SENSORS), "nothing more to delete"
+
+
+ZONE_TOPIC = "homeassistant/sensor/footfall_store-042_door-1/entrance_zone_{}_occupancy/config"
+
+
+def test_each_zone_of_a_camera_gets_an_occupancy_entity_and_loses_it_with_the_zone() -> None:
+    jinja2 = pytest.importorskip("jinja2")
+    zones = {"entrance": ["queue", "till-2"]}
+    messages = discovery_messages(DEVICE, SENSORS, zones=zones)
+    docs = configs(messages)
+    assert len(docs) == len(discovery_messages(DEVICE, SENSORS)) + 2
+    queue = docs[ZONE_TOPIC.format("queue")]
+    assert queue["unique_id"] == "footfall:store-042:door-1:entrance:zone:queue:occupancy"
+    assert queue["name"] == "entrance zone queue occupancy"
+    assert queue["default_entity_id"] == "sensor.footfall_store_042_door_1_entrance_zone_queue_occupancy"
+    assert (queue["state_topic"], queue["state_class"], queue["unit_of_measurement"]) == (
+        SENSORS["entrance"],
+        "measurement",
+        "people",
+    )
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    seen = json.loads(state(zone_occupancy={"queue": 3, "till-2": 0}).model_dump_json())
+    for zone, value in (("queue", "3"), ("till-2", "0")):
+        assert env.from_string(docs[ZONE_TOPIC.format(zone)]["value_template"]).render(value_json=seen) == value
+    for unseen in (json.loads(state().model_dump_json()), json.loads(state(zone_occupancy={}).model_dump_json())):
+        assert env.from_string(queue["value_template"]).render(value_json=unseen) == "None", "unknown, not a made-up 0"
+
+    after = reconcile(DEVICE, SENSORS, previous=messages, zones={"entrance": ["queue"]})
+    assert [topic for topic, payload in after if not payload] == [ZONE_TOPIC.format("till-2")]
+    assert ZONE_TOPIC.format("queue") in {topic for topic, payload in after if payload}
+
+
+@pytest.mark.parametrize(
+    ("zones", "clashes"),
+    [
+        ({"door": ["queue"], "side": ["queue"]}, []),
+        ({"a": ["b"], "a_zone_b": []}, [("a_zone_b_occupancy", "a/b", "a_zone_b")]),
+        ({"a_zone_b": [], "a": ["b"]}, [("a_zone_b_occupancy", "a_zone_b", "a/b")]),
+        ({"a": ["x_zone_y"], "a_zone_x": ["y"]}, [("a_zone_x_zone_y_occupancy", "a/x_zone_y", "a_zone_x/y")]),
+        ({"a": ["b_c"], "a_b": ["c"]}, []),
+    ],
+)
+def test_entity_object_ids_that_two_owners_would_share_are_found(
+    zones: dict[str, list[str]], clashes: list[tuple[str, str, str]]
+) -> None:
+    assert object_id_clashes(zones) == clashes
+    if not clashes:
+        topics = [topic for topic, _ in discovery_messages(DEVICE, dict.fromkeys(zones, "t"), zones=zones)]
+        assert len(topics) == len(set(topics))
 
 
 def test_stale_configs_found_among_retained_ones_after_a_restart() -> None:

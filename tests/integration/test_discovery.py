@@ -195,3 +195,34 @@ def test_discovery_prefix_is_configurable_and_can_be_turned_off(tmp_path: Path, 
         sender.disconnect()
         sender.loop_stop()
         agent.kill()
+
+
+def test_each_camera_zone_is_an_entity_and_a_zone_removed_by_reload_loses_it(tmp_path: Path, broker: Broker) -> None:
+    """A camera whose source is not there yet (a down sensor is still announced): two zones, then one."""
+    zone = "        - {{name: {}, points: [[0, 0], [100, 0], [100, 100]]}}\n"
+    camera = (
+        f"  - id: cam\n    type: camera\n    source: '{tmp_path / 'not-yet.mp4'}'\n    counting:\n"
+        "      lines: [{name: door, points: [[0, 50], [100, 50]], in_point: [50, 90]}]\n      zones:\n"
+    )
+    config = agent_config(tmp_path, broker=broker, sensors=camera + zone.format("queue") + zone.format("till-2"))
+    agent = AgentProcess(config, tmp_path / "agent.log")
+    zone_topic = f"homeassistant/sensor/{NODE}/cam_zone_{{}}_occupancy/config"
+    wanted = sensor_topics("cam") | {zone_topic.format("queue"), zone_topic.format("till-2")}
+    try:
+        deadline = time.monotonic() + 30
+        while not wanted <= set(retained := retained_messages(broker, "homeassistant/#", settle=0.2)):
+            assert time.monotonic() < deadline, agent.log_text()
+        states = retained_messages(broker, f"{PREFIX}/#")
+        queue = json.loads(retained[zone_topic.format("queue")])
+        assert queue["unique_id"] == "footfall:test:d1:cam:zone:queue:occupancy"
+        check_conventions(zone_topic.format("queue"), queue, states)
+
+        config.write_text(config.read_text().replace(zone.format("till-2"), ""))
+        agent.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while zone_topic.format("till-2") in (retained := retained_messages(broker, "homeassistant/#", settle=0.2)):
+            assert time.monotonic() < deadline, agent.log_text()
+        assert wanted - {zone_topic.format("till-2")} <= set(retained), "the other entities stay"
+        assert agent.stop() == 0
+    finally:
+        agent.kill()
