@@ -19,7 +19,8 @@ Pure: builds (topic, payload) pairs; the runtime publishes them retained. Conven
   entity is bound to the agent's retained status topic for availability.
 - An empty retained config deletes an entity; `reconcile()` emits those for the entities of sensors and
   zones removed from the config, and `stale_configs()` finds leftovers among retained configs seen on the
-  broker after a restart.
+  broker after a restart. A config under our node id that names another device belongs to another agent
+  whose ids join to the same node id (`config_device()`): it is left alone, and the clash reported.
 
 Entities read a retained per-sensor state topic (`SensorState`) and the retained health topic, so Home
 Assistant shows current values right after it restarts, not after the next interval.
@@ -27,6 +28,7 @@ Assistant shows current values right after it restarts, not after the next inter
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -490,6 +492,19 @@ def stale_configs(
     )
     keep = {topic for topic, payload in current if payload}
     return [(topic, b"") for topic in sorted(set(seen)) if mine.match(topic) and topic not in keep]
+
+
+def config_device(payload: bytes) -> str | None:
+    """The device identifier a retained discovery config belongs to (None if it names none).
+
+    Node ids join site and device with '_', which both may contain: two agents can share one (site `a_b`
+    with device `c`, site `a` with device `b_c`). Their configs still name different devices, and an agent
+    must neither take the other's for stale ones nor stay silent about the clash."""
+    try:
+        identifiers = json.loads(payload)["device"]["identifiers"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return identifiers[0] if isinstance(identifiers, list) and identifiers and isinstance(identifiers[0], str) else None
 
 
 def _encode(config: BaseModel) -> bytes:

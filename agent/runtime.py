@@ -44,6 +44,7 @@ from agent.discovery import (
     LastInterval,
     SensorState,
     birth_topic,
+    config_device,
     config_filter,
     reconcile,
     stale_configs,
@@ -172,6 +173,7 @@ class Agent:
             temperature=bool(read_temperatures()),
         )
         self._announcement: list[tuple[str, bytes]] = []
+        self._foreign_devices: set[str] = set()
         self._today: dict[str, _Today] = {}
         self._last_closed: dict[str, LastInterval] = {}
         self._state_sent: dict[str, float] = {}
@@ -507,6 +509,18 @@ class Agent:
             if message.payload == BIRTH_PAYLOAD and not message.retain:
                 log.info("Home Assistant is online: publishing the discovery configs again")
                 self._announce()
+            return
+        owner = config_device(message.payload) if message.payload else None
+        if owner is not None and owner != self.ha_device.identifier:
+            if owner not in self._foreign_devices:
+                self._foreign_devices.add(owner)
+                log.error(
+                    "Home Assistant discovery: %s, another agent, announces entities under this agent's node id %s "
+                    "(site and device ids joined by '_' coincide), so each overwrites the other's; give one of "
+                    "them another site or device id",
+                    owner,
+                    self.ha_device.node_id,
+                )
             return
         # Retained configs of this device seen after our own announcement: any we did not announce are stale.
         if message.payload and self._announcement:

@@ -16,6 +16,7 @@ from agent.discovery import (
     LastInterval,
     SensorState,
     birth_topic,
+    config_device,
     config_filter,
     discovery_messages,
     object_id_clashes,
@@ -266,6 +267,18 @@ def test_stale_configs_found_among_retained_ones_after_a_restart() -> None:
     assert all(payload == b"" for _, payload in stale)
     assert config_filter(DEVICE) == "homeassistant/+/footfall_store-042_door-1/+/config"
     assert birth_topic("ha") == "ha/status"
+
+
+def test_a_retained_config_names_the_device_it_belongs_to() -> None:
+    (_, ours), *_ = discovery_messages(DEVICE, SENSORS)
+    assert config_device(ours) == "footfall:store-042:door-1"
+    one = AgentDevice(**{**DEVICE.__dict__, "site": "a_b", "device": "c"})
+    other = AgentDevice(**{**DEVICE.__dict__, "site": "a", "device": "b_c"})
+    assert one.node_id == other.node_id, "ids joined by '_' coincide"
+    assert config_device(discovery_messages(one, SENSORS)[0][1]) == "footfall:a_b:c"
+    assert config_device(discovery_messages(other, SENSORS)[0][1]) == "footfall:a:b_c"
+    for payload in (b"", b"not json", b"{}", b'{"device": {"identifiers": []}}', b"[1]"):
+        assert config_device(payload) is None
 
 
 @pytest.mark.parametrize("prefix", ["", "/homeassistant", "homeassistant/", "home/#", "ha+x"])

@@ -226,3 +226,40 @@ def test_each_camera_zone_is_an_entity_and_a_zone_removed_by_reload_loses_it(tmp
         assert agent.stop() == 0
     finally:
         agent.kill()
+
+
+def test_two_agents_whose_ids_join_to_one_node_id_keep_each_others_entities_and_say_so(
+    tmp_path: Path, broker: Broker
+) -> None:
+    """Site `a_b` with device `c` and site `a` with device `b_c` both make node id `footfall_a_b_c`. Neither may
+    take the other's retained configs for its own stale ones and delete them."""
+    node = "footfall_a_b_c"
+    agents = []
+    try:
+        for site, device, sensor in (("a_b", "c", "door"), ("a", "b_c", "side")):
+            (tmp_path / site).mkdir()
+            config = agent_config(tmp_path / site, broker=broker, sensors=quiet_door(sensor))
+            config.write_text(
+                config.read_text().replace("site: test\ndevice: d1\n", f"site: {site}\ndevice: {device}\n")
+            )
+            agents.append(AgentProcess(config, tmp_path / site / "agent.log"))
+            ours = f"homeassistant/sensor/{node}/{sensor}_ins_today/config"
+            deadline = time.monotonic() + 15
+            while ours not in retained_messages(broker, "homeassistant/#", settle=0.2):
+                assert time.monotonic() < deadline, agents[-1].log_text()
+        time.sleep(1.5)
+        retained = retained_messages(broker, "homeassistant/#")
+        for sensor, owner in (("door", "footfall:a_b:c"), ("side", "footfall:a:b_c")):
+            topic = f"homeassistant/sensor/{node}/{sensor}_ins_today/config"
+            assert topic in retained, f"{sensor}'s entities were deleted by the other agent"
+            assert json.loads(retained[topic])["device"]["identifiers"] == [owner]
+        for agent, other in zip(agents, ("footfall:a:b_c", "footfall:a_b:c"), strict=True):
+            log = agent.log_text()
+            assert f"Home Assistant discovery: {other}, another agent, announces entities under" in log, log
+            assert log.count("another agent, announces") == 1, "said once, not for every config"
+            assert "removing Home Assistant entity" not in log
+        for agent in agents:
+            assert agent.stop() == 0
+    finally:
+        for agent in agents:
+            agent.kill()
