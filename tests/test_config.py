@@ -584,8 +584,8 @@ def test_files_the_connection_will_read_are_tried_and_named_with_their_line(
     ]
     assert "from-file" not in "".join(warnings)
     disabled: list[str] = []
-    parse_config(text.format(pw=empty, ca=ca, cert=ca).replace("mqtt:\n", "mqtt:\n  enabled: false\n"), "c.yaml",
-                 disabled)  # fmt: skip
+    off = text.format(pw=empty, ca=ca, cert=ca).replace("mqtt:\n", "mqtt:\n  enabled: false\n")
+    parse_config(off, "c.yaml", disabled)
     assert disabled == [], "no connection, nothing to read"
 
 
