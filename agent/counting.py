@@ -29,13 +29,13 @@ Pure: no I/O, no threads; time is passed in as float seconds.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from agent.aggregation import ZoneInterval
+from agent.aggregation import LineInterval, ZoneInterval
 from agent.counting_config import DIRECTIONS, CountingConfig
 from agent.geometry import Anchor, Polygon, Polyline, anchor_points
 from agent.tracking import Track, Tracker
@@ -105,8 +105,6 @@ class LineCounter:
         self.handover_time = handover_time
         self.ins = 0
         self.outs = 0
-        self._interval_ins = 0
-        self._interval_outs = 0
         self._tracks: dict[int, _LineTrack] = {}
         self._waiting: set[int] = set()  # tracks with crossings held back or a hand-over to settle
 
@@ -135,10 +133,8 @@ class LineCounter:
     def _emit(self, crossing: Crossing, out: list[Crossing]) -> None:
         if crossing.direction == "in":
             self.ins += 1
-            self._interval_ins += 1
         else:
             self.outs += 1
-            self._interval_outs += 1
         out.append(crossing)
 
     def _find_donor(
@@ -259,13 +255,6 @@ class LineCounter:
         donor.sided = True
         self._emit(Crossing(self.name, tid, "in" if st.side > 0 else "out", t), out)
 
-    def close_interval(self) -> dict[str, int]:
-        """Ins and outs since the previous close."""
-        counts = {"in": self._interval_ins, "out": self._interval_outs}
-        self._interval_ins = 0
-        self._interval_outs = 0
-        return counts
-
 
 @dataclass(slots=True)
 class _ZoneTrack:
@@ -294,9 +283,6 @@ class ZoneCounter:
         self.exits = 0
         self.dwell_count = 0
         self.dwell_total_s = 0.0
-        self._interval_entries = 0
-        self._interval_exits = 0
-        self._interval_dwell: list[float] = []
         self._tracks: dict[int, _ZoneTrack] = {}
         self._confirmed_ids: set[int] = set()
 
@@ -312,14 +298,11 @@ class ZoneCounter:
     def _emit(self, event: ZoneEvent, out: list[ZoneEvent]) -> None:
         if event.kind == "entry":
             self.entries += 1
-            self._interval_entries += 1
         else:
             self.exits += 1
-            self._interval_exits += 1
             if event.dwell_s is not None:
                 self.dwell_count += 1
                 self.dwell_total_s += event.dwell_s
-                self._interval_dwell.append(event.dwell_s)
         out.append(event)
 
     def update(self, tracks: Sequence[Track], t: float) -> list[ZoneEvent]:
@@ -362,22 +345,6 @@ class ZoneCounter:
                     self._emit(event, out)
                 st.pending.clear()
         return out
-
-    def close_interval(self) -> ZoneInterval:
-        """Counts and dwell statistics since the previous close; occupancy as of now."""
-        dwell = self._interval_dwell
-        result = ZoneInterval(
-            entries=self._interval_entries,
-            exits=self._interval_exits,
-            occupancy=self.occupancy,
-            dwell_count=len(dwell),
-            dwell_median_s=statistics.median(dwell) if dwell else None,
-            dwell_mean_s=statistics.fmean(dwell) if dwell else None,
-        )
-        self._interval_entries = 0
-        self._interval_exits = 0
-        self._interval_dwell = []
-        return result
 
 
 class DetectionFilter:
@@ -491,9 +458,43 @@ class CountingPipeline:
             },
         }
 
-    def close_interval(self) -> dict[str, dict[str, dict[str, int | float | None]]]:
-        """Counts since the previous close (lines: in/out; zones: in/out, occupancy, dwell median and mean)."""
-        return {
-            "lines": {name: dict(line.close_interval()) for name, line in self.lines.items()},
-            "zones": {name: zone.close_interval().as_dict() for name, zone in self.zones.items()},
-        }
+
+class IntervalCounts:
+    """Per-line and per-zone counts of one interval, summed from a pipeline's frame results (`replay`'s
+    intervals). The counters themselves keep only totals since start, so a live camera, whose intervals
+    the agent's SensorAggregator keeps, holds nothing that grows with the number of people counted."""
+
+    def __init__(self, config: CountingConfig) -> None:
+        self._lines = [line.name for line in config.lines]
+        self._zones = [zone.name for zone in config.zones]
+        self._reset()
+
+    def _reset(self) -> None:
+        self._line_counts = {name: [0, 0] for name in self._lines}
+        self._zone_counts = {name: [0, 0] for name in self._zones}
+        self._dwell: dict[str, list[float]] = {name: [] for name in self._zones}
+
+    def add(self, result: FrameResult) -> None:
+        for c in result.crossings:
+            self._line_counts[c.line][0 if c.direction == "in" else 1] += 1
+        for e in result.zone_events:
+            self._zone_counts[e.zone][0 if e.kind == "entry" else 1] += 1
+            if e.kind == "exit" and e.dwell_s is not None:
+                self._dwell[e.zone].append(e.dwell_s)
+
+    def close(self, occupancy: Mapping[str, int]) -> tuple[dict[str, LineInterval], dict[str, ZoneInterval]]:
+        """Counts per line and zone since the previous close, with each zone's `occupancy` now."""
+        lines = {name: LineInterval(ins, outs) for name, (ins, outs) in self._line_counts.items()}
+        zones = {}
+        for name, (entries, exits) in self._zone_counts.items():
+            dwell = self._dwell[name]
+            zones[name] = ZoneInterval(
+                entries=entries,
+                exits=exits,
+                occupancy=occupancy[name],
+                dwell_count=len(dwell),
+                dwell_median_s=statistics.median(dwell) if dwell else None,
+                dwell_mean_s=statistics.fmean(dwell) if dwell else None,
+            )
+        self._reset()
+        return lines, zones

@@ -30,7 +30,8 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from agent.counting import CountingPipeline
+from agent.aggregation import LineInterval, ZoneInterval
+from agent.counting import CountingPipeline, IntervalCounts
 from agent.counting_config import CountingConfig, LineConfig
 
 if TYPE_CHECKING:
@@ -317,19 +318,32 @@ def read_detections(path: Path) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
             yield int(carry[0, 0]), carry[:, 1:5], carry[:, 5]
 
 
+def _occupancy(pipeline: CountingPipeline) -> dict[str, int]:
+    return {name: zone.occupancy for name, zone in pipeline.zones.items()}
+
+
+def _interval_json(lines: dict[str, LineInterval], zones: dict[str, ZoneInterval]) -> dict[str, Any]:
+    """The `--json` shape of one interval's lines and zones, as in the interval payload."""
+    return {
+        "lines": {name: {"in": line.ins, "out": line.outs} for name, line in lines.items()},
+        "zones": {name: zone.as_dict() for name, zone in zones.items()},
+    }
+
+
 def replay(pipeline: CountingPipeline, path: Path, fps: float) -> dict[str, Any]:
     """Run every frame from 0 to the last one in the file; returns the counts and some run statistics."""
     empty_boxes = np.zeros((0, 4))
     empty_scores = np.zeros(0)
     next_frame = 0
     detections = 0
+    interval = IntervalCounts(pipeline.config)
     for frame, boxes, scores in read_detections(path):
         for gap in range(next_frame, frame):
-            pipeline.process(gap, empty_boxes, empty_scores, gap / fps)
-        pipeline.process(frame, boxes, scores, frame / fps)
+            interval.add(pipeline.process(gap, empty_boxes, empty_scores, gap / fps))
+        interval.add(pipeline.process(frame, boxes, scores, frame / fps))
         detections += len(boxes)
         next_frame = frame + 1
-    counts = pipeline.close_interval()
+    counts = _interval_json(*interval.close(_occupancy(pipeline)))
     return {"counts": counts, "frames": next_frame, "detections": detections, "tracks": pipeline.tracker.next_id - 1}
 
 
@@ -476,9 +490,14 @@ def replay_video(
         clip_fps = capture.get(cv2.CAP_PROP_FPS) or sensor.fps
         rows: list[dict[str, Any]] = []
         bucket, ins, outs = 0, 0, 0
+        interval = IntervalCounts(counter.cfg.counting)
 
         def close(end: float) -> None:
-            lines = counter.pipeline.close_interval()["lines"] if counter.pipeline is not None else {}
+            lines = (
+                _interval_json(*interval.close(_occupancy(counter.pipeline)))["lines"]
+                if counter.pipeline is not None
+                else {}
+            )
             rows.append({"start": bucket * interval_s, "end": end, "ins": ins, "outs": outs, "lines": lines})
 
         frames = _ClipFrames(capture, clip_fps, sensor.fps)
@@ -488,6 +507,7 @@ def replay_video(
                     close((bucket + 1) * interval_s)
                     bucket, ins, outs = bucket + 1, 0, 0
                 step = counter.step(frame, t)
+                interval.add(step.result)
                 ins, outs = ins + step.ins, outs + step.outs
         finally:
             frames.close()

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from agent.counting import CountingPipeline, LineCounter, ZoneCounter
+from agent.aggregation import LineInterval
+from agent.counting import CountingPipeline, FrameResult, IntervalCounts, LineCounter, ZoneCounter
 from agent.counting_config import CountingConfig, LineConfig, ZoneConfig
 from agent.geometry import Polygon, Polyline
 from agent.tracking import Track, TrackState
@@ -239,8 +240,11 @@ def test_crossing_reports_direction_track_and_time() -> None:
         got += counter.update([track(7, 100, y)], i / FPS)
     assert [(c.line, c.track_id, c.direction) for c in got] == [("door", 7, "in")]
     assert got[0].t == pytest.approx(steps(40, 160).index(110.0) / FPS)
-    assert counter.close_interval() == {"in": 1, "out": 0}
-    assert counter.close_interval() == {"in": 0, "out": 0}
+    assert (counter.ins, counter.outs) == (1, 0)
+    interval = IntervalCounts(CountingConfig(lines=[LineConfig(name="door", points=DOOR, in_point=INSIDE)]))
+    interval.add(FrameResult([], got, []))
+    assert interval.close({})[0]["door"] == LineInterval(1, 0)
+    assert interval.close({})[0]["door"] == LineInterval(0, 0)
 
 
 @pytest.mark.parametrize(
@@ -306,7 +310,7 @@ def in_wait_out(wait: int) -> float:
     return ((200 - 110) / 5 + 1 + wait + (310 - 200) / 5) / FPS
 
 
-def run_zone(frames: list[Frame], zone: ZoneCounter) -> ZoneCounter:
+def run_zone(frames: list[Frame], zone: ZoneCounter, interval: IntervalCounts | None = None) -> ZoneCounter:
     for i, frame in enumerate(frames):
         tracks = [
             track(
@@ -318,8 +322,14 @@ def run_zone(frames: list[Frame], zone: ZoneCounter) -> ZoneCounter:
             )
             for tid, spec in frame.items()
         ]
-        zone.update(tracks, i / FPS)
+        events = zone.update(tracks, i / FPS)
+        if interval is not None:
+            interval.add(FrameResult(tracks, [], events))
     return zone
+
+
+def shop_interval() -> IntervalCounts:
+    return IntervalCounts(CountingConfig(zones=[ZoneConfig(name="shop", points=ZONE)]))
 
 
 def path(tid: int, points: list[tuple[float, float]], state: TrackState = TrackState.CONFIRMED) -> list[Frame]:
@@ -388,8 +398,9 @@ ZONE_CASES = [
 
 @pytest.mark.parametrize("case", ZONE_CASES, ids=[c.name for c in ZONE_CASES])
 def test_zone_counter(case: ZoneCase) -> None:
-    zone = run_zone(case.frames, ZoneCounter("shop", ZONE, min_distance=5.0, min_distance_box=0.0))
-    result = zone.close_interval()
+    interval = shop_interval()
+    zone = run_zone(case.frames, ZoneCounter("shop", ZONE, min_distance=5.0, min_distance_box=0.0), interval)
+    result = interval.close({"shop": zone.occupancy})[1]["shop"]
     assert (result.entries, result.exits, result.occupancy) == (case.entries, case.exits, case.occupancy)
     assert result.dwell_count == len(case.dwell)
     if case.dwell:
@@ -401,12 +412,13 @@ def test_zone_dwell_median_and_mean_per_interval() -> None:
     frames: list[Frame] = []
     for tid, wait in ((1, 0), (2, 25), (3, 250)):
         frames += path(tid, [(50, 200), (200, 200)]) + stay(tid, 200, 200, wait) + path(tid, [(200, 200), (350, 200)])
-    run_zone(frames, zone)
-    first = zone.close_interval()
+    interval = shop_interval()
+    run_zone(frames, zone, interval)
+    first = interval.close({"shop": zone.occupancy})[1]["shop"]
     assert first.dwell_count == 3
     assert first.dwell_median_s == pytest.approx(in_wait_out(25))
     assert first.dwell_mean_s == pytest.approx((in_wait_out(0) + in_wait_out(25) + in_wait_out(250)) / 3)
-    second = zone.close_interval()
+    second = interval.close({"shop": zone.occupancy})[1]["shop"]
     assert (second.entries, second.exits, second.dwell_count, second.dwell_median_s) == (0, 0, 0, None)
     assert zone.entries == 3 and zone.exits == 3 and zone.dwell_count == 3
 
@@ -479,9 +491,11 @@ def test_normalized_coordinates_scale_with_the_frame() -> None:
         CountingPipeline(cfg)
 
 
-def test_pipeline_close_interval_resets_counts_but_not_totals() -> None:
+def test_interval_close_resets_counts_but_not_totals() -> None:
     pipeline = door_pipeline()
-    run_pipeline(pipeline, [[person_box(320, 150 + 3 * i)] for i in range(100)])
-    assert pipeline.close_interval()["lines"]["door"] == {"in": 1, "out": 0}
-    assert pipeline.close_interval()["lines"]["door"] == {"in": 0, "out": 0}
+    interval = IntervalCounts(pipeline.config)
+    for i in range(100):
+        interval.add(pipeline.process(i, np.array([person_box(320, 150 + 3 * i)]), np.full(1, 0.9), i / FPS))
+    assert interval.close({})[0]["door"] == LineInterval(1, 0)
+    assert interval.close({})[0]["door"] == LineInterval(0, 0)
     assert pipeline.totals()["lines"]["door"] == {"in": 1, "out": 0}
