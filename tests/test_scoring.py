@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import math
+import multiprocessing
 import random
 import sys
 from pathlib import Path
@@ -309,6 +310,78 @@ def test_line_endings_and_block_cuts_do_not_change_the_output(  # type: ignore[n
     status, out, err = sc(to_csv(bad).replace("\n", ending), "--faults")
     assert status == 2 and "line 902: count '-1' is negative" in err
     assert out.splitlines() == whole.splitlines()[:901]
+
+
+# -- parallel scoring -------------------------------------------------------------------------------------------
+
+
+class CountingHelper(scoring._Helper):
+    """The real helper process, counting the blocks it was given (so a test knows it did score)."""
+
+    jobs = 0
+
+    def send(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        CountingHelper.jobs += 1
+        super().send(*args, **kwargs)
+
+
+def irregular_table(sensors: int) -> list[tuple[str, str, str]]:
+    rows = table(sensors, hours=4 * 168)
+    rows.pop(1501)  # one sensor skips one hour, so the rows stop repeating one cycle of sensors
+    rows[3 * sensors : 3 * sensors + 2] = [rows[3 * sensors + 1], rows[3 * sensors]]
+    rows[1000] = (rows[1000][0], rows[1000][1], "")
+    return rows
+
+
+@pytest.mark.parametrize("jobs", ["2", "3", "5"])
+@pytest.mark.parametrize("chunk", [700, 1 << 18])
+def test_jobs_do_not_change_the_output(sc, monkeypatch: pytest.MonkeyPatch, jobs: str, chunk: int) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(scoring, "_CHUNK_CHARS", chunk)
+    monkeypatch.setattr(scoring, "_Helper", CountingHelper)
+    for rows in (table(5), irregular_table(5), table(5, interleaved=False)):
+        text = to_csv(rows)
+        status, alone, err = sc(text, "--faults", "--jobs", "1")
+        assert status == 0, err
+        CountingHelper.jobs = 0
+        status, out, err = sc(text, "--faults", "--jobs", jobs)
+        assert status == 0, err
+        assert out == alone
+        assert CountingHelper.jobs > 0  # helpers scored some of the sensors
+    assert not multiprocessing.active_children()  # and were stopped at the end
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        # door-1 and door-2 are scored by a helper, door-0 by the main process.
+        (lambda rows: rows.insert(2401, rows[2398]), "duplicate timestamp"),
+        (lambda rows: rows.insert(2402, (stamp(3), "door-2", "9")), "backwards timestamp"),
+        (lambda rows: rows.insert(2400, (stamp(5), "door-0", "9")), "backwards timestamp"),
+        (lambda rows: rows.__setitem__(2403, (rows[2403][0], "door-0", "-2")), "is negative"),
+    ],
+)
+def test_jobs_do_not_change_the_errors(sc, monkeypatch: pytest.MonkeyPatch, mutate, words: str) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(scoring, "_CHUNK_CHARS", 2000)  # the bad row is many blocks in
+    rows = table(3, hours=6 * 168)
+    mutate(rows)
+    text = to_csv(rows)
+    alone = sc(text, "--jobs", "1")
+    status, out, err = alone
+    assert status == 2 and words in err
+    assert len(parse(out)) > 2000  # the rows before the bad one are written
+    for jobs in ("2", "3"):
+        assert sc(text, "--jobs", jobs) == alone
+    assert not multiprocessing.active_children()
+
+
+def test_jobs_must_be_a_positive_number() -> None:
+    parser = argparse.ArgumentParser()
+    scoring.add_arguments(parser)
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--jobs", bad])
+    assert parser.parse_args([]).jobs is None
+    assert 1 <= scoring.default_jobs() <= 4
 
 
 def test_detector_options_change_the_verdict(sc) -> None:  # type: ignore[no-untyped-def]
