@@ -378,7 +378,7 @@ def _helper_loop(conn: Connection, settings: AnomalySettings, interval_s: int) -
 
 class _Helper:
     """A process that scores some of the sensors while this one scores the rest: the detector's loop is
-    the whole cost of `score`, and sensors are independent, so interleaved input scales with the cores.
+    most of the cost of `score`, and sensors are independent, so interleaved input scales with the cores.
     Each sensor stays with one process for the whole run, so the output is the same as with one process.
     """
 

@@ -17,16 +17,19 @@ Printed, at the detector's default settings:
   4. `score` throughput end to end (CSV file in, CSV out) on a generated multi-million-row file: the
      median of several runs, by wall clock and by CPU time.
 
-    python bench/anomaly_backtest.py [--trials 40] [--rows 3000000] [--runs 5] [--skip-speed]
+    python bench/anomaly_backtest.py [--trials 40] [--seed 7] [--more-seeds 1,2,3,4,5] [--rows 3000000]
+                                     [--runs 5] [--skip-speed]
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import csv
 import datetime as dt
 import importlib.util
+import io
 import os
 import random
 import resource
@@ -505,7 +508,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--trials", type=int, default=40, help="random placements per injected fault kind")
     ap.add_argument("--rows", type=int, default=3_000_000, help="rows in the generated throughput CSV")
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=7, help="placements of the injected faults (the goals are for 7)")
+    ap.add_argument(
+        "--more-seeds",
+        type=lambda text: [int(x) for x in text.split(",") if x.strip()],
+        default=[],
+        metavar="N,N,...",
+        help="also inject at these seeds and print a table per seed with totals, e.g. 1,2,3,4,5",
+    )
     ap.add_argument("--runs", type=int, default=5, help="throughput runs (the median is reported)")
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
@@ -531,6 +541,18 @@ def main() -> int:
 
     print(f"\n3. injected faults ({args.trials} random placements each)")
     inj = injection_report(settings, times, data, special, faults, args.trials, args.seed)
+    if args.more_seeds:
+        print(f"\n3b. injected faults at more seeds ({args.trials} placements per kind and seed)")
+        per_seed = {args.seed: inj}
+        for seed in args.more_seeds:
+            with contextlib.redirect_stdout(io.StringIO()):
+                per_seed[seed] = injection_report(settings, times, data, special, faults, args.trials, seed)
+        kinds = list(inj)
+        print("  seed  " + "  ".join(f"{k:>19s}" for k in kinds))
+        for seed, result in per_seed.items():
+            print(f"  {seed:4d}  " + "  ".join(f"{f'{result[k][0]}/{result[k][1]}':>19s}" for k in kinds))
+        totals = [(sum(r[k][0] for r in per_seed.values()), sum(r[k][1] for r in per_seed.values())) for k in kinds]
+        print("  all   " + "  ".join(f"{f'{h}/{n}':>19s}" for h, n in totals))
 
     rps = None
     if not args.skip_speed:
