@@ -15,7 +15,8 @@ Printed, at the detector's default settings:
      halving: detected or not, with the kind reported; and, for information, a 2 h spike of 3x the typical
      count of those hours (not of their actual count, which may itself have been unusually low);
   4. `score` throughput end to end (CSV file in, CSV out) on a generated multi-million-row file: the
-     median of several runs, by wall clock and by CPU time.
+     median of several runs with its default number of processes and, alternating with those, with one
+     (by wall clock and by CPU time), their ratio, and a check that both wrote the same output.
 
     python bench/anomaly_backtest.py [--trials 40] [--seed 7] [--more-seeds 1,2,3,4,5] [--rows 3000000]
                                      [--runs 5] [--skip-speed]
