@@ -18,9 +18,13 @@ The model, and why:
   come in groups and with the weather, so busy hours vary proportionally). The noise is an
   overdispersed-Poisson variance `d*mu + c2*mu^2`, with d and c2 fitted per sensor from clipped squared
   residuals, times a per-interval-of-week multiplier learned only from intervals near their expectation.
-- z is measured from the nearer end of the range between the level-adjusted forecast and the profile:
-  a count back at its usual value after a lockdown, or at the new level after a sensor was moved, is
-  not news; a count outside both is.
+- z is measured from the nearer end of the range between the level-adjusted forecast and the usual
+  count: a count back at its usual value after a lockdown, or at the new level after a sensor was
+  moved, is not news; a count outside both is. Above the forecast, the usual count is the profile
+  scaled down by a slow level (a week or two of busy hours) when that is lower, so that a site whose
+  counts have been down for weeks is judged against that and not against its old normal.
+- A deviation of few people is not news either: below `min_deviation` of the sensor's mean count it
+  scales z down in proportion (a handful more at 4 a.m. is many noise units on a busy door).
 - Learning is robust: the profile moves towards an observation clipped to `clip` noise units around
   itself, so a holiday or a one-off event in the history shifts it by a few per cent. Faulty intervals
   and implausible zeros (the possible start of a stuck sensor) are not learned at all.
@@ -77,6 +81,8 @@ _CONFIRMED_GAIN = 0.5
 _ALLOWANCE = 0.45
 # Two consecutive intervals with |z| at or above this fraction of the threshold, on the same side, flag.
 _PAIR_FRACTION = 0.845
+# Busy hours after which the slow level (the level of the last week or two) has moved half-way.
+_SLOW_HALFLIFE_HOURS = 168.0
 
 
 class AnomalySettings(BaseModel):
@@ -152,6 +158,15 @@ class AnomalySettings(BaseModel):
         title="Sustained run",
         description="Length of the run at `sustained_z` that makes a sustained anomaly, in hours (rounded to "
         "whole intervals).",
+    )
+    min_deviation: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        title="Minimum deviation",
+        description="A deviation smaller than this fraction of the sensor's mean count per interval has its "
+        "z scaled down in proportion: 12 people more than expected at 4 a.m. can be many noise units but is "
+        "not worth an alarm on a sensor that counts hundreds an hour. 0 turns this off.",
     )
     fault_probability: float = Field(
         1e-6,
@@ -263,6 +278,8 @@ class AnomalyDetector:
         "_mult",
         "_nobs",
         "_lv",
+        "_lvs",
+        "_bsum",
         "_d",
         "_c2",
         "_acc",
@@ -302,6 +319,8 @@ class AnomalyDetector:
         self._mult = [1.0] * n
         self._nobs = [0] * n
         self._lv = 0.0
+        self._lvs = 0.0
+        self._bsum = 0.0
         self._d = _PRIOR_DISPERSION
         self._c2 = _PRIOR_REL_VAR
         self._acc = list(_PRIOR_ACC)
@@ -368,6 +387,8 @@ class AnomalyDetector:
         # Level steps are weighted by how informative an interval is (near 1 when busy), so the half-life
         # counts busy hours.
         gamma = _halflife_rate(cfg.level_halflife_hours * per_hour)
+        gslow = _halflife_rate(_SLOW_HALFLIFE_HOURS * per_hour / 4.0)
+        rho = cfg.min_deviation / self.slots
         a_noise = _halflife_rate(cfg.noise_halflife_weeks * 7 * 24 * per_hour / 4.0)
         a_mult = _halflife_rate(cfg.noise_halflife_weeks)
         clip = cfg.clip
@@ -387,6 +408,9 @@ class AnomalyDetector:
         nobs = self._nobs
         lv = self._lv
         sl = exp(0.5 * lv)
+        lvs = self._lvs
+        sls = exp(0.5 * lvs)
+        bsum = self._bsum
         d = self._d
         c2 = self._c2
         s0, s1, s2, t0, t1 = self._acc
@@ -450,8 +474,9 @@ class AnomalyDetector:
                 self._forget()
                 gbs, sbs, sds, mults, nobs = self._gb, self._sb, self._sdb, self._mult, self._nobs
                 lv, d, c2, steps = self._lv, self._d, self._c2, self._steps
+                lvs, bsum = self._lvs, self._bsum
                 s0, s1, s2, t0, t1 = self._acc
-                sl = 1.0
+                sl = sls = 1.0
                 learned = math.inf
             n = nobs[s]
             try:
@@ -465,6 +490,7 @@ class AnomalyDetector:
                 sb = sinh(gy)
                 sbs[s] = sb
                 b = K * sb * sb
+                bsum += b
                 sds[s] = sqrt((d + c2 * b) / (4.0 * (b + K)))
                 nobs[s] = 1
                 learned = t
@@ -474,19 +500,37 @@ class AnomalyDetector:
                 continue
             gb = gbs[s]
             sd = sds[s]
-            x = sl * sbs[s]
+            sb = sbs[s]
+            x = sl * sb
             mu = K * x * x
             e = gy - asinh(x)
             eb = gy - gb
             zf = e / sd
-            zs = eb / sd
             # z is measured from the nearer end of the range between the recent-level forecast and the
-            # normal profile: a count back at its usual value after a lockdown is not news, and neither is
-            # one at the new level after a sensor was moved.
+            # usual count: a count back at its usual value after a lockdown is not news, and neither is
+            # one at the new level after a sensor was moved. Above the forecast, "usual" is the profile
+            # scaled down by the slow level when that is lower, so that a site whose counts have been
+            # down for a week or two is judged against that and not against its old normal.
             if zf > 0.0:
+                ub = sls * sb if sls < 1.0 else sb
+                zs = (gy - asinh(ub)) / sd if sls < 1.0 else eb / sd
                 z = (zf if zf < zs else zs) if zs > 0.0 else 0.0
             else:
+                ub = sb
+                zs = eb / sd
                 z = (zf if zf > zs else zs) if zs < 0.0 else 0.0
+            zraw = z
+            if z and rho:
+                # A deviation of few people (against the nearer end) is discounted: minimum deviation.
+                # The sustained evidence gets a gentler discount (from half the floor), because a drop
+                # of a third for a day is mostly small deviations once the evening comes.
+                ref = mu if z == zf else K * ub * ub
+                dev = c - ref if c > ref else ref - c
+                floor = rho * bsum
+                if dev < floor:
+                    z *= dev / floor
+                    if dev < 0.5 * floor:
+                        zraw *= 2.0 * dev / floor
 
             learn = True
             if c != prev and c:
@@ -548,6 +592,15 @@ class AnomalyDetector:
                         lv += (conf if flagged else gamma) * (cm / v) * 2.0 * ec * sqrt(1.0 + x * x) / x
                         lv = -7.0 if lv < -7.0 else (7.0 if lv > 7.0 else lv)
                         sl = exp(0.5 * lv)
+                        if not steps & 3:
+                            # The slow level follows the same evidence over a week or two of busy hours;
+                            # every fourth interval is plenty for it.
+                            xs = sls * sb
+                            es = gy - asinh(xs)
+                            es = es if nlim <= es <= lim else (lim if es > 0.0 else nlim)
+                            lvs += gslow * (cm / v) * 2.0 * es * sqrt(1.0 + xs * xs) / xs
+                            lvs = -7.0 if lvs < -7.0 else (7.0 if lvs > 7.0 else lvs)
+                            sls = exp(0.5 * lvs)
                 # Noise model: E[4 (mu + K) e^2 / m] = d + c2 mu, fitted by exponentially weighted least
                 # squares (weights 1 / variance^2) on clipped squares, so that outliers barely count; m is
                 # the interval-of-week's own multiplier (Saturday nights vary more than Tuesday mornings),
@@ -571,8 +624,10 @@ class AnomalyDetector:
                     t1 += a_noise * (wx * u - t1)
                     if not steps & 63:
                         d, c2 = _solve_noise(s0, s1, s2, t0, t1, d, c2)
+                bsum -= K * sb * sb
                 sb = sinh(gb)
                 b = K * sb * sb
+                bsum += b
                 gbs[s] = gb
                 sbs[s] = sb
                 sds[s] = sqrt(m * (d + c2 * b) / (4.0 * (b + K)))
@@ -587,10 +642,10 @@ class AnomalyDetector:
             # Evidence that builds up over consecutive intervals (a CUSUM per side): a level shift such
             # as a halving or a lockdown on a quiet day is a few sigma for hours, rarely one extreme
             # interval. It starts afresh once flagged, so one long episode is not flagged hour after hour.
-            hi += z - kal
+            hi += zraw - kal
             if hi < 0.0:
                 hi = 0.0
-            lo += z + kal
+            lo += zraw + kal
             if lo > 0.0:
                 lo = 0.0
             out_e[i] = mu
@@ -616,6 +671,8 @@ class AnomalyDetector:
                 zp = z
 
         self._lv = lv
+        self._lvs = lvs
+        self._bsum = bsum
         self._d = d
         self._c2 = c2
         self._acc = [s0, s1, s2, t0, t1]
@@ -660,6 +717,8 @@ class AnomalyDetector:
             "interval_s": self.interval_s,
             **per_slot,
             "level": self._lv,
+            "slow_level": self._lvs,
+            "profile_sum": self._bsum,
             "noise": [self._d, self._c2, *self._acc],
             "steps": self._steps,
             "run": [self._hi, self._lo, self._zp, self._flagged],
@@ -696,6 +755,10 @@ class AnomalyDetector:
                 self._nobs[s] = int(state["seen"][i])
         self._sb = [math.sinh(g) for g in self._gb]
         self._lv = float(state["level"])
+        # Saved before these were kept: the slow level starts at the level, the sum from the profile.
+        self._lvs = float(state.get("slow_level", self._lv))
+        bsum = state.get("profile_sum")
+        self._bsum = float(bsum) if bsum is not None else sum(_K * sb * sb for sb in self._sb)
         self._d, self._c2 = noise[0], noise[1]
         self._acc = noise[2:]
         self._steps = int(state["steps"])

@@ -119,9 +119,10 @@ def test_warm_up_publishes_no_z(warmup: int) -> None:
 # -- calibration --------------------------------------------------------------------------------------------------
 
 
-def test_ordinary_weeks_raise_no_alarm_and_nights_do_not_explode() -> None:
+@pytest.mark.parametrize("min_deviation", [0.0, 0.1])
+def test_ordinary_weeks_raise_no_alarm_and_nights_do_not_explode(min_deviation: float) -> None:
     counts = series(16, seed=3)
-    scores = run(detector(), counts)
+    scores = run(detector(min_deviation=min_deviation), counts)
     scored = [(h, s) for h, s in enumerate(scores) if s.z is not None]
     night = [s.z for h, s in scored if profile(h % WEEK) < 1]
     assert len(night) > 500
@@ -129,7 +130,29 @@ def test_ordinary_weeks_raise_no_alarm_and_nights_do_not_explode() -> None:
     alarms = sum(s.anomaly or s.fault is not None for _, s in scored)
     assert alarms <= 0.005 * len(scored)
     zs = [s.z for _, s in scored if s.z is not None]
-    assert 0.5 < math.sqrt(sum(z * z for z in zs) / len(zs)) < 1.3
+    rms = math.sqrt(sum(z * z for z in zs) / len(zs))
+    if min_deviation:
+        assert 0.2 < rms < 1.0  # small deviations are discounted on purpose
+    else:
+        assert 0.5 < rms < 1.3  # the plain z is in noise units
+
+
+def test_a_deviation_of_few_people_is_discounted() -> None:
+    """60 people more than expected at 3 a.m. is many noise units, but not an alarm on a sensor that
+    counts thousands an hour by day; a crowd of hundreds at noon is scored exactly as before."""
+    counts = [c * 10 for c in series(8, seed=5)]
+    quiet = 7 * WEEK + 3  # 03:00 on a Monday
+    busy = 7 * WEEK + 13
+    assert profile(quiet % WEEK) < 1 < 100 < profile(busy % WEEK)
+    counts[quiet] += 60
+    counts[busy] *= 3
+    plain = run(detector(min_deviation=0.0), counts)
+    default = run(detector(), counts)
+    assert plain[quiet].anomaly and plain[quiet].z is not None and plain[quiet].z > 4.5
+    assert default[quiet].z is not None and plain[quiet].z / 3 < default[quiet].z < plain[quiet].z * 0.6
+    assert not default[quiet].anomaly
+    assert default[busy].anomaly and plain[busy].anomaly
+    assert default[busy].z == pytest.approx(plain[busy].z, rel=0.05)  # the night differed, noon did not
 
 
 @pytest.mark.parametrize(
