@@ -165,8 +165,8 @@ class AnomalySettings(BaseModel):
         lt=1,
         title="Minimum deviation",
         description="A deviation smaller than this fraction of the sensor's mean count per interval has its "
-        "z scaled down in proportion: 12 people more than expected at 4 a.m. can be many noise units but is "
-        "not worth an alarm on a sensor that counts hundreds an hour. 0 turns this off.",
+        "z scaled down in proportion: a few dozen people more than expected at 4 a.m. can be many noise units "
+        "but is not worth an alarm on a door that counts thousands an hour by day. 0 turns this off.",
     )
     fault_probability: float = Field(
         1e-6,
