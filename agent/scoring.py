@@ -328,7 +328,6 @@ class _Block:
     slots: list[int]
     counts: list[float | None]
     line_of: Callable[[int], int]
-    groups: list[tuple[str, Sequence[int]]]
 
     def __post_init__(self) -> None:
         n = len(self.stamps)
@@ -389,17 +388,17 @@ class _Helper:
         self.process = ctx.Process(target=_helper_loop, args=(child, settings, interval_s), daemon=True)
         self.process.start()
         child.close()
-        self.pending: list[tuple[str, Sequence[int]]] | None = None
+        self.busy = False  # a job was sent and its reply not read: stopping it means killing it
 
     def send(self, times: list[int], counts: list[float | None], slots: list[int], groups: list[Any]) -> None:
-        self.pending = groups
+        self.busy = True
         try:
             self.conn.send((times, counts, slots, groups))
         except OSError:
             raise self._lost() from None
 
     def receive(self) -> list[tuple[_Verdicts, int | None]]:
-        self.pending = None
+        self.busy = False
         try:
             reply: list[tuple[_Verdicts, int | None]] = self.conn.recv()
         except (EOFError, OSError):
@@ -415,7 +414,7 @@ class _Helper:
     def close(self) -> None:
         if self.process.is_alive():
             try:
-                if self.pending is None:
+                if not self.busy:
                     self.conn.send(None)
                     self.process.join(5)
             except OSError:
@@ -545,8 +544,8 @@ class _Scorer:
         n = len(stamps)
         if n == 0:
             return nlines
-        block = _Block(stamps, names, ctexts, times, slots, counts, line_of, self._groups(names, n))
-        for name, rows_of in block.groups:
+        block = _Block(stamps, names, ctexts, times, slots, counts, line_of)
+        for name, rows_of in self._groups(names, n):
             st = self.sensor(name)
             block.sensors.append((name, rows_of, st))
             if st.helper is not None:
