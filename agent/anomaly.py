@@ -519,18 +519,19 @@ class AnomalyDetector:
                 ub = sb
                 zs = eb / sd
                 z = (zf if zf > zs else zs) if zs < 0.0 else 0.0
-            zraw = z
+            zev = z
             if z and rho:
                 # A deviation of few people (against the nearer end) is discounted: minimum deviation.
-                # The sustained evidence gets a gentler discount (from half the floor), because a drop
-                # of a third for a day is mostly small deviations once the evening comes.
+                # The sustained evidence (zev, summed by the CUSUM below) gets a gentler discount, from
+                # half the floor, because a drop of a third for a day is mostly small deviations once
+                # the evening comes.
                 ref = mu if z == zf else K * ub * ub
                 dev = c - ref if c > ref else ref - c
                 floor = rho * bsum
                 if dev < floor:
                     z *= dev / floor
                     if dev < 0.5 * floor:
-                        zraw *= 2.0 * dev / floor
+                        zev *= 2.0 * dev / floor
 
             learn = True
             if c != prev and c:
@@ -642,10 +643,10 @@ class AnomalyDetector:
             # Evidence that builds up over consecutive intervals (a CUSUM per side): a level shift such
             # as a halving or a lockdown on a quiet day is a few sigma for hours, rarely one extreme
             # interval. It starts afresh once flagged, so one long episode is not flagged hour after hour.
-            hi += zraw - kal
+            hi += zev - kal
             if hi < 0.0:
                 hi = 0.0
-            lo += zraw + kal
+            lo += zev + kal
             if lo > 0.0:
                 lo = 0.0
             out_e[i] = mu
