@@ -17,7 +17,7 @@ import os
 import re
 import socket
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -993,10 +993,7 @@ class AgentConfig(BaseModel):
                     {"id": sensor.id, "first": first[sensor.id], "index": index},
                 )
             first[sensor.id] = index
-        zones = {
-            sensor.id: [zone.name for zone in sensor.counting.zones] if isinstance(sensor, CameraSensorConfig) else []
-            for sensor in value
-        }
+        zones = zone_names(value)
         for object_id, owner, other in object_id_clashes(zones):
             sensor_id, _, zone = other.partition("/")
             index = first[sensor_id]
@@ -1201,6 +1198,14 @@ def _message(error: dict[str, Any], path: KeyPath) -> tuple[str, str]:
             return f"invalid id {value!r}: use 1-64 letters, digits, '_' or '-', starting with a letter or digit", ""
         return f"{value!r} does not match {ctx.get('pattern')}", ""
     return (msg[:1].lower() + msg[1:]), ""
+
+
+def zone_names(sensors: Iterable[Any]) -> dict[str, list[str]]:
+    """Zone names per sensor id (none for serial sensors): each zone is a Home Assistant entity of its own."""
+    return {
+        sensor.id: [zone.name for zone in sensor.counting.zones] if isinstance(sensor, CameraSensorConfig) else []
+        for sensor in sensors
+    }
 
 
 def _owner(owner: str) -> str:

@@ -36,6 +36,7 @@ from agent.config import (
     ModbusSensorConfig,
     SensorConfig,
     interval_text,
+    zone_names,
 )
 from agent.console import Console
 from agent.discovery import (
@@ -533,14 +534,6 @@ class Agent:
     def _state_topics(self) -> dict[str, str]:
         return {sensor: self.topics.state(sensor) for sensor in self.aggregators}
 
-    def _zones(self) -> dict[str, list[str]]:
-        """Zone names of each camera sensor: each gets an occupancy entity of its own."""
-        return {
-            s.id: [zone.name for zone in s.counting.zones]
-            for s in self.cfg.sensors
-            if isinstance(s, CameraSensorConfig) and s.id in self.aggregators
-        }
-
     def _announce(self) -> None:
         """Retained configs for every current sensor and zone, empty ones for entities announced before and
         gone now."""
@@ -551,7 +544,7 @@ class Agent:
             self._state_topics(),
             self._announcement,
             self.cfg.homeassistant.discovery_prefix,
-            self._zones(),
+            zone_names(self.cfg.sensors),
         )
         for topic, payload in messages:
             self.publisher.publish_retained(topic, payload)
