@@ -19,19 +19,23 @@ The model, and why:
   overdispersed-Poisson variance `d*mu + c2*mu^2`, with d and c2 fitted per sensor from clipped squared
   residuals, times a per-interval-of-week multiplier learned only from intervals near their expectation.
 - z is measured from the nearer end of the range between the level-adjusted forecast and the usual
-  count: a count back at its usual value after a lockdown, or at the new level after a sensor was
-  moved, is not news; a count outside both is. Above the forecast, the usual count is the profile
-  scaled down by a slow level (a week or two of busy hours) when that is lower, so that a site whose
-  counts have been down for weeks is judged against that and not against its old normal.
+  count: a count back at its usual value after a lockdown, or at the new level after a sensor was moved,
+  is not news; a count outside both is. Above the forecast, the usual count is the profile scaled down
+  by a slow level (a week or two of busy hours) when that is lower, so that a site whose counts have
+  been down for weeks is judged against that and not against its old normal. When the level has been far
+  down for a day and a half and the day's busy intervals have confirmed it, the range closes to the
+  forecast: a jump back to the old count within such a day is news, a return to normal overnight (a
+  lockdown ends) is not.
 - A deviation of few people is not news either: below `min_deviation` of the sensor's mean count it
   scales z down in proportion (a handful more at 4 a.m. is many noise units on a busy door).
 - Learning is robust: the profile moves towards an observation clipped to `clip` noise units around
   itself, so a holiday or a one-off event in the history shifts it by a few per cent. Faulty intervals
   and implausible zeros (the possible start of a stuck sensor) are not learned at all.
-- A traffic anomaly is an interval with |z| >= `threshold`; or two consecutive ones beyond 0.845 x
-  `threshold` on the same side (a crowd for two hours); or evidence built up over consecutive intervals
-  (a one-sided CUSUM of |z| - 0.45) worth `sustained_hours` at `sustained_z` (a halving, or a lockdown
-  on a quiet Sunday, is a few sigma for hours, rarely one extreme interval).
+- A traffic anomaly is an interval with |z| >= `threshold`; or two consecutive ones on the same side
+  whose mean |z| is beyond 0.845 x `threshold`, neither below 0.775 x (a crowd for two hours); or
+  evidence built up over consecutive intervals (a one-sided CUSUM of |z| - 0.45) worth `sustained_hours`
+  at `sustained_z` (a halving, or a lockdown on a quiet Sunday, is a few sigma for hours, rarely one
+  extreme interval).
 - A fault is a run of zeros, or of one repeated count, that the model finds less likely than
   `fault_probability`, or an interval without data. Faults are reported instead of anomalies.
 
@@ -79,10 +83,22 @@ _CONFIRMED_GAIN = 0.5
 # Sustained evidence: each interval adds |z| minus this allowance (on its side); tuned to shifts of about
 # one noise unit, the size of a halving on a busy, noisy sensor.
 _ALLOWANCE = 0.45
-# Two consecutive intervals with |z| at or above this fraction of the threshold, on the same side, flag.
+# Two consecutive intervals on the same side flag when their mean |z| is at least this fraction of the
+# threshold and neither is below the second fraction (a crowd for two hours).
 _PAIR_FRACTION = 0.845
+_PAIR_MIN_FRACTION = 0.775
 # Busy hours after which the slow level (the level of the last week or two) has moved half-way.
 _SLOW_HALFLIFE_HOURS = 168.0
+# A confirmed low level: today's busy intervals favour the forecast over the usual count by this much
+# evidence (log-likelihood ratio, weighted by busyness, decaying by _CONFIRM_DECAY an hour; each hour adds
+# at most _CONFIRM_GAIN and takes away at most _CONFIRM_LOSS), and the forecast has been below
+# _CONFIRM_RATIO of the usual count (on the square-root axis: 0.64 of the count) for _CONFIRM_DAYS.
+_CONFIRM_ON = 2.5
+_CONFIRM_DECAY = 0.7
+_CONFIRM_GAIN = 4.0
+_CONFIRM_LOSS = 1.0
+_CONFIRM_RATIO = 0.8
+_CONFIRM_DAYS = 1.5
 
 
 class AnomalySettings(BaseModel):
@@ -100,7 +116,8 @@ class AnomalySettings(BaseModel):
         gt=0,
         title="Threshold",
         description="An interval with |z| at or above this is a traffic anomaly, and so are two consecutive "
-        "intervals beyond 0.845 times this on the same side. z counts noise units (learned per sensor and "
+        "intervals on the same side whose mean |z| is beyond 0.845 times this (neither below 0.775 times "
+        "this). z counts noise units (learned per sensor and "
         "time of week) from the nearer end of the expected range; the default "
         "keeps false alarms to a few per thousand hours on real city-centre sensors.",
     )
@@ -293,6 +310,8 @@ class AnomalyDetector:
         "_prev",
         "_last_t",
         "_learned_t",
+        "_confirmation",
+        "_low_until",
     )
 
     def __init__(self, settings: AnomalySettings, interval_s: int, state: dict[str, Any] | None = None) -> None:
@@ -333,6 +352,8 @@ class AnomalyDetector:
         self._flat = 0.0
         self._prev = -1.0
         self._learned_t = math.inf
+        self._confirmation = 0.0
+        self._low_until = math.inf
 
     # -- scoring ------------------------------------------------------------------------------------------
 
@@ -388,6 +409,11 @@ class AnomalyDetector:
         # counts busy hours.
         gamma = _halflife_rate(cfg.level_halflife_hours * per_hour)
         gslow = _halflife_rate(_SLOW_HALFLIFE_HOURS * per_hour / 4.0)
+        cf_decay = _CONFIRM_DECAY ** (1.0 / per_hour)
+        cf_gain = _CONFIRM_GAIN / per_hour
+        cf_loss = -_CONFIRM_LOSS / per_hour
+        cf_on = _CONFIRM_ON
+        cf_after = _CONFIRM_DAYS * 86400.0
         rho = cfg.min_deviation / self.slots
         a_noise = _halflife_rate(cfg.noise_halflife_weeks * 7 * 24 * per_hour / 4.0)
         a_mult = _halflife_rate(cfg.noise_halflife_weeks)
@@ -410,6 +436,8 @@ class AnomalyDetector:
         sl = exp(0.5 * lv)
         lvs = self._lvs
         sls = exp(0.5 * lvs)
+        # The level is far down when below this (the usual count's fraction on the square-root axis).
+        low_bound = _CONFIRM_RATIO * (sls if sls < 1.0 else 1.0)
         bsum = self._bsum
         d = self._d
         c2 = self._c2
@@ -424,6 +452,9 @@ class AnomalyDetector:
         prev = self._prev
         last = self._last_t
         learned = self._learned_t
+        cf = self._confirmation
+        low_until = self._low_until
+        inf = math.inf
 
         gcache = _G_CACHE
         K = _K
@@ -436,8 +467,10 @@ class AnomalyDetector:
         m_max = _M_MAX
         nthr = -thr
         nhev = -hev
-        pair = _PAIR_FRACTION * thr
+        pair = _PAIR_MIN_FRACTION * thr
         npair = -pair
+        pair2 = 2.0 * _PAIR_FRACTION * thr
+        npair2 = -pair2
         log = math.log
         log1p = math.log1p
         log_2pi = _LOG_2PI
@@ -458,12 +491,14 @@ class AnomalyDetector:
                 flagged = False
                 zrun = flat = 0.0
                 prev = -1.0
+                cf = 0.0
             last = t
             if c is None:
                 hi = lo = zp = 0.0
                 flagged = False
                 zrun = flat = 0.0
                 prev = -1.0
+                cf = 0.0
                 sb = sbs[s]
                 out_e[i] = K * sl * sl * sb * sb if nobs[s] else None
                 out_z[i] = None
@@ -475,6 +510,8 @@ class AnomalyDetector:
                 gbs, sbs, sds, mults, nobs = self._gb, self._sb, self._sdb, self._mult, self._nobs
                 lv, d, c2, steps = self._lv, self._d, self._c2, self._steps
                 lvs, bsum = self._lvs, self._bsum
+                cf, low_until = self._confirmation, self._low_until
+                low_bound = _CONFIRM_RATIO
                 s0, s1, s2, t0, t1 = self._acc
                 sl = sls = 1.0
                 learned = math.inf
@@ -510,15 +547,35 @@ class AnomalyDetector:
             # usual count: a count back at its usual value after a lockdown is not news, and neither is
             # one at the new level after a sensor was moved. Above the forecast, "usual" is the profile
             # scaled down by the slow level when that is lower, so that a site whose counts have been
-            # down for a week or two is judged against that and not against its old normal.
+            # down for a week or two is judged against that and not against its old normal. But when the
+            # level has been far down for days and today's busy intervals have confirmed it, a jump back
+            # to the usual count within the day is news (a crowd), so the range closes to the forecast:
+            # a return to normal after a lockdown comes overnight, when the confirmation has faded.
             if zf > 0.0:
-                ub = sls * sb if sls < 1.0 else sb
-                zs = (gy - asinh(ub)) / sd if sls < 1.0 else eb / sd
-                z = (zf if zf < zs else zs) if zs > 0.0 else 0.0
+                if t > low_until and cf >= cf_on:
+                    ub = x
+                    z = zf
+                else:
+                    ub = sls * sb if sls < 1.0 else sb
+                    zs = (gy - asinh(ub)) / sd if sls < 1.0 else eb / sd
+                    z = (zf if zf < zs else zs) if zs > 0.0 else 0.0
             else:
                 ub = sb
                 zs = eb / sd
                 z = (zf if zf > zs else zs) if zs < 0.0 else 0.0
+            if sl < low_bound:
+                # The level is far down: since when, and how much better today's busy intervals fitted
+                # the forecast than the usual count (a log-likelihood ratio weighted by busyness, so that
+                # the quiet hours of a night say little; decaying within hours; one interval against it
+                # takes away little).
+                if low_until == inf:
+                    low_until = t + cf_after
+                cmu = c2 * mu
+                cfl = (eb * eb - e * e) * cmu / (2.0 * sd * sd * (d + cmu))
+                cf = cf * cf_decay + (cf_gain if cfl > cf_gain else (cf_loss if cfl < cf_loss else cfl))
+            elif low_until != inf:
+                low_until = inf
+                cf = 0.0
             zev = z
             if z and rho:
                 # A deviation of few people (against the nearer end) is discounted: minimum deviation.
@@ -544,7 +601,7 @@ class AnomalyDetector:
                     lp = -(mu * log1p(q) / q if q > 1e-9 else mu)
                     zrun += lp
                     if zrun < logfp:
-                        hi = lo = zp = 0.0
+                        hi = lo = zp = cf = 0.0
                         flagged = False
                         prev = c
                         out_e[i] = mu
@@ -560,7 +617,7 @@ class AnomalyDetector:
                 if cvar > inv_2pi:
                     flat -= 0.5 * (log_2pi + log(cvar))
                     if flat < logfp:
-                        hi = lo = zp = 0.0
+                        hi = lo = zp = cf = 0.0
                         flagged = False
                         out_e[i] = mu
                         out_z[i] = z if n >= warm else None
@@ -602,6 +659,7 @@ class AnomalyDetector:
                             lvs += gslow * (cm / v) * 2.0 * es * sqrt(1.0 + xs * xs) / xs
                             lvs = -7.0 if lvs < -7.0 else (7.0 if lvs > 7.0 else lvs)
                             sls = exp(0.5 * lvs)
+                            low_bound = _CONFIRM_RATIO * (sls if sls < 1.0 else 1.0)
                 # Noise model: E[4 (mu + K) e^2 / m] = d + c2 mu, fitted by exponentially weighted least
                 # squares (weights 1 / variance^2) on clipped squares, so that outliers barely count; m is
                 # the interval-of-week's own multiplier (Saturday nights vary more than Tuesday mornings),
@@ -661,8 +719,8 @@ class AnomalyDetector:
                 or z <= nthr
                 or hi >= hev
                 or lo <= nhev
-                or (z >= pair and zp >= pair)
-                or (z <= npair and zp <= npair)
+                or (z >= pair and zp >= pair and z + zp >= pair2)
+                or (z <= npair and zp <= npair and z + zp <= npair2)
             ):
                 flagged = True
                 hi = lo = zp = 0.0
@@ -687,6 +745,8 @@ class AnomalyDetector:
         self._prev = prev
         self._last_t = last
         self._learned_t = learned
+        self._confirmation = cf
+        self._low_until = low_until
         if bad >= 0:
             raise OrderError(bad, f"interval start {times[bad]} is not after the previous one ({last})")
 
@@ -724,6 +784,7 @@ class AnomalyDetector:
             "steps": self._steps,
             "run": [self._hi, self._lo, self._zp, self._flagged],
             "fault_runs": [self._zrun, self._flat, self._prev],
+            "confirmation": [self._confirmation, None if self._low_until == math.inf else self._low_until],
             "last_t": None if self._last_t == -math.inf else self._last_t,
             "learned_t": None if self._learned_t == math.inf else self._learned_t,
         }
@@ -773,6 +834,10 @@ class AnomalyDetector:
         last_t, learned_t = state["last_t"], state["learned_t"]
         self._last_t = -math.inf if last_t is None else float(last_t)
         self._learned_t = math.inf if learned_t is None else float(learned_t)
+        # Saved before the confirmation was kept: none yet, and a low level counts from the next interval.
+        cf, low_until = state.get("confirmation", [0.0, None])
+        self._confirmation = float(cf)
+        self._low_until = math.inf if low_until is None else float(low_until)
 
 
 # -- events -----------------------------------------------------------------------------------------------

@@ -240,6 +240,49 @@ def test_two_high_intervals_in_a_row_flag_where_one_does_not(hours: int, flagged
     assert [s.anomaly for s in window] == flagged
 
 
+@pytest.mark.parametrize(
+    ("low_days", "hour", "flagged"),
+    [
+        (4, 12, True),  # a site down for days, confirmed all morning, back at its old count at noon: a crowd
+        (4, 7, False),  # the same level back from the first hour of a day: a return to normal (a lockdown ends)
+        (1, 12, False),  # down since midnight only: the old count at noon is no news yet
+    ],
+)
+@pytest.mark.parametrize("seed", [8, 9, 10])
+def test_the_usual_count_is_news_within_a_day_that_confirmed_a_lasting_low_level(
+    low_days: int, hour: int, flagged: bool, seed: int
+) -> None:
+    counts = series(10, seed=seed)
+    start = 8 * WEEK  # a Monday, 00:00
+    back = start + low_days * 24 + hour
+    for h in range(start, back):
+        counts[h] = round(counts[h] * 0.45)
+    window = run(detector(), counts[: back + 12])[back:]
+    assert any(s.anomaly for s in window[:2]) is flagged
+    if not flagged:
+        assert not any(s.anomaly for s in window)
+
+
+@pytest.mark.parametrize(
+    ("factors", "flagged"),
+    [
+        ((1.65, 1.8), True),  # z 3.65 then 4.14: the mean is beyond 0.845 x threshold, the first is not
+        ((1.65, 1.7), False),  # z 3.65 then 3.75: the mean is not
+        ((1.6, 1.88), False),  # z 3.43 then 4.44: the mean is, but the first is below 0.775 x threshold
+    ],
+)
+def test_a_pair_of_high_intervals_is_judged_by_its_mean(factors: tuple[float, float], flagged: bool) -> None:
+    counts = series(9, seed=7)
+    start = 8 * WEEK + 2 * 24 + 12  # a Wednesday, 12:00
+    for h, f in zip(range(start, start + 2), factors, strict=True):
+        counts[h] = round(counts[h] * f)
+    window = run(detector(), counts[: start + 2])[start:]
+    threshold = AnomalySettings().threshold
+    zs = [s.z for s in window]
+    assert all(z is not None and 0.7 * threshold < z < threshold for z in zs)
+    assert [s.anomaly for s in window] == [False, flagged]
+
+
 # -- sensor faults ------------------------------------------------------------------------------------------------
 
 
@@ -325,6 +368,25 @@ def test_snapshot_keeps_the_evidence_of_a_developing_shift(hours_before_split: i
     after = run(original, counts[split:], split)
     assert run(restored, counts[split:], split) == after
     assert any(s.anomaly for s in after)
+
+
+def test_snapshot_keeps_a_confirmed_low_level() -> None:
+    counts = series(10, seed=9)
+    start = 8 * WEEK
+    back = start + 4 * 24 + 12
+    for h in range(start, back):
+        counts[h] = round(counts[h] * 0.45)
+    split = back - 1
+    original = detector()
+    run(original, counts[:split])
+    state = json.loads(json.dumps(original.snapshot()))
+    after = run(original, counts[split : back + 2], split)
+    assert any(s.anomaly for s in after)
+    assert run(AnomalyDetector(AnomalySettings(), HOUR, state=state), counts[split : back + 2], split) == after
+    # A state saved before the confirmation was kept restores without one: the same day is no news.
+    del state["confirmation"]
+    older = run(AnomalyDetector(AnomalySettings(), HOUR, state=state), counts[split : back + 2], split)
+    assert not any(s.anomaly for s in older)
 
 
 def test_snapshot_is_rejected_for_another_interval() -> None:
