@@ -245,7 +245,7 @@ def test_two_high_intervals_in_a_row_flag_where_one_does_not(hours: int, flagged
     [
         (4, 12, True),  # a site down for days, confirmed all morning, back at its old count at noon: a crowd
         (4, 7, False),  # the same level back from the first hour of a day: a return to normal (a lockdown ends)
-        (1, 12, False),  # down since midnight only: the old count at noon is no news yet
+        (1, 12, False),  # down since yesterday's first hour: not yet long enough for the old count to be news
     ],
 )
 @pytest.mark.parametrize("seed", [8, 9, 10])
