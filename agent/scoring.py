@@ -343,6 +343,23 @@ class _Block:
 _Verdicts = tuple[list[float | None], list[float | None], list[bool], list[str | None]]
 
 
+def _score_sensor(
+    detector: AnomalyDetector,
+    times: list[int],
+    counts: list[float | None],
+    slots: list[int],
+    rows: Sequence[int],
+    out: _Verdicts,
+) -> int | None:
+    """Score one sensor's rows of a chunk into the output columns; returns the index of a row out of time
+    order (the rows before it are scored), or None. The same in this process and in a helper."""
+    try:
+        detector.score_into(times, counts, slots, rows, *out)
+    except OrderError as e:
+        return e.index
+    return None
+
+
 def _helper_loop(conn: Connection, settings: AnomalySettings, interval_s: int) -> None:
     """Body of a helper process: keeps the detectors of its sensors and scores their rows of each block.
 
@@ -356,21 +373,14 @@ def _helper_loop(conn: Connection, settings: AnomalySettings, interval_s: int) -
             return
         times, counts, slots, groups = job
         n = len(times)
-        out_e: list[float | None] = [None] * n
-        out_z: list[float | None] = [None] * n
-        out_a = [False] * n
-        out_f: list[str | None] = [None] * n
+        out: _Verdicts = ([None] * n, [None] * n, [False] * n, [None] * n)
         reply: list[tuple[_Verdicts, int | None]] = []
         for name, rows in groups:
             detector = detectors.get(name)
             if detector is None:
                 detector = detectors[name] = AnomalyDetector(settings, interval_s)
-            bad = None
-            try:
-                detector.score_into(times, counts, slots, rows, out_e, out_z, out_a, out_f)
-            except OrderError as e:
-                bad = e.index
-            columns = tuple([col[i] for i in rows] for col in (out_e, out_z, out_a, out_f))
+            bad = _score_sensor(detector, times, counts, slots, rows, out)
+            columns = tuple([col[i] for i in rows] for col in out)
             reply.append((columns, bad))  # type: ignore[arg-type]
         conn.send(reply)
 
@@ -557,14 +567,12 @@ class _Scorer:
             self._collect(previous)
         for helper, share in block.shares.items():
             helper.send(times, counts, slots, share)
+        columns = (block.out_e, block.out_z, block.out_a, block.out_f)
         for name, rows_of, st in block.sensors:
             if st.detector is not None:
-                try:
-                    st.detector.score_into(
-                        times, counts, slots, rows_of, block.out_e, block.out_z, block.out_a, block.out_f
-                    )
-                except OrderError as e:
-                    block.bad[name] = e.index
+                index = _score_sensor(st.detector, times, counts, slots, rows_of, columns)
+                if index is not None:
+                    block.bad[name] = index
         self.pending = block
         if previous is not None:
             self._write(previous, out)
