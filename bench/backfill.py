@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.aggregation import ClosedInterval  # noqa: E402
-from agent.config import MqttConfig  # noqa: E402
-from agent.payloads import interval_payload  # noqa: E402
-from agent.publisher import Publisher  # noqa: E402
-from agent.store import Store  # noqa: E402
-from agent.topics import Topics  # noqa: E402
+from agent.aggregation.records import ClosedInterval  # noqa: E402
+from agent.config.mqtt import MqttConfig  # noqa: E402
+from agent.mqtt.payloads import interval_payload  # noqa: E402
+from agent.mqtt.publisher import Publisher  # noqa: E402
+from agent.mqtt.topics import Topics  # noqa: E402
+from agent.store.database import Store  # noqa: E402
 from tests.integration.mosquitto import Broker, Subscriber  # noqa: E402
 
 

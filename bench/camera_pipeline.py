@@ -43,12 +43,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from agent.camera_counter import CameraCounter  # noqa: E402
-from agent.config import CameraSensorConfig  # noqa: E402
-from agent.counting import CountingPipeline  # noqa: E402
-from agent.detector_config import SsdliteDetectorConfig  # noqa: E402
-from agent.detectors import Detections, Detector, build_detector  # noqa: E402
-from agent.replay import replay_video  # noqa: E402
+from agent.config.camera import CameraSensorConfig  # noqa: E402
+from agent.config.detector import SsdliteDetectorConfig  # noqa: E402
+from agent.vision.camera_counter import CameraCounter  # noqa: E402
+from agent.vision.detectors.base import Detections, Detector  # noqa: E402
+from agent.vision.detectors.build import build_detector  # noqa: E402
+from agent.vision.pipeline import CountingPipeline  # noqa: E402
+from agent.vision.replay import replay_video  # noqa: E402
 from tests.clips import LINE, read_frames, write_walk  # noqa: E402
 
 CLIP_FPS = 20

@@ -6,7 +6,7 @@ turned into per-frame detections as an overhead people counter would see them, t
 a CSV and run through the real `replay --detections ... --line ... --anchor center --json` command with its
 default tracker and line settings, and the counts are compared with the truth for each direction. One Python
 process per grid cell runs the command's entry point for each recording (`footfall-agent replay` once the CLI
-offers it, else `python -m agent.replay`), so the imports are paid once per cell; `--per-file` starts one
+offers it, else `python -m agent.cli.replay`), so the imports are paid once per cell; `--per-file` starts one
 process per recording instead. The full grid takes a few minutes on 2 cores; `--quick` runs only the clean
 cell and the two goal cells.
 
@@ -331,7 +331,7 @@ for argv in argvs:
 
 
 def replay_entry() -> str:
-    """`footfall-agent replay` (agent.cli) once the CLI offers it, else the module's own entry point."""
+    """`footfall-agent replay` (agent.cli.main) once the CLI offers it, else the module's own entry point."""
     probe = subprocess.run(
         [sys.executable, "-m", "agent", "replay", "--help"], cwd=REPO, env=ENV, capture_output=True, text=True
     )
@@ -357,7 +357,8 @@ def replay_args(csv_path: Path, scene: Scene, extra: list[str]) -> list[str]:
 def run_replays(entry: str, argvs: list[list[str]], per_file: bool, workdir: Path, tag: str) -> list[tuple[int, int]]:
     """Counts (in, out) of line 'line' for each argv, from the replay command's JSON output."""
     if per_file:
-        base = [sys.executable, "-m", "agent", "replay"] if entry == "cli" else [sys.executable, "-m", "agent.replay"]
+        module = ["agent", "replay"] if entry == "cli" else ["agent.cli.replay"]
+        base = [sys.executable, "-m", *module]
         outputs = []
         for argv in argvs:
             proc = subprocess.run([*base, *argv], cwd=REPO, env=ENV, capture_output=True, text=True)
@@ -443,7 +444,7 @@ def main() -> int:
 
     truth_in = sum(s.truth[0] for s in scenes)
     truth_out = sum(s.truth[1] for s in scenes)
-    how = "footfall-agent replay" if entry == "cli" else "python -m agent.replay"
+    how = "footfall-agent replay" if entry == "cli" else "python -m agent.cli.replay"
     how += " (one process per recording)" if args.per_file else " (one process per grid cell)"
     print(
         f"\nReplay via: {how}   seed {args.seed}   truth: {truth_in} in, {truth_out} out over {len(scenes)} recordings"

@@ -32,9 +32,9 @@ import numpy as np  # noqa: E402
 import onnxruntime  # noqa: E402
 from skimage import data as photos  # noqa: E402
 
-from agent.detector_config import HogDetectorConfig, SsdliteDetectorConfig  # noqa: E402
-from agent.detectors import build_detector  # noqa: E402
-from agent.detectors.ssdlite import SsdliteDetector, preprocess  # noqa: E402
+from agent.config.detector import HogDetectorConfig, SsdliteDetectorConfig  # noqa: E402
+from agent.vision.detectors.build import build_detector  # noqa: E402
+from agent.vision.detectors.ssdlite import SsdliteDetector, preprocess  # noqa: E402
 
 FRAME_SIZE = (640, 480)
 WARMUP = 5

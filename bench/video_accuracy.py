@@ -97,7 +97,8 @@ def looks_table(model: str) -> None:
     """Share of frames in which a lone person of each look is found (score >= 0.5, IoU >= 0.4)."""
     import cv2
 
-    from agent.detectors import SsdliteDetectorConfig, build_detector
+    from agent.config.detector import SsdliteDetectorConfig
+    from agent.vision.detectors.build import build_detector
     from tests.crowd_clip import floor, paste, photographs
 
     detector = build_detector(SsdliteDetectorConfig(type="ssdlite", score_threshold=0.1, model=model))

@@ -390,7 +390,7 @@ def calibration_frames(files: dict[str, Path]) -> list[Any]:
     import cv2
     import numpy as np
 
-    from agent.detectors.ssdlite import preprocess
+    from agent.vision.detectors.ssdlite import preprocess
 
     rng = np.random.default_rng(CALIBRATION_SEED)
     frames = []
@@ -515,8 +515,8 @@ def verify(files: dict[str, Path], tf_graph: TfGraph | None) -> list[str]:
     import cv2
     import numpy as np
 
-    from agent.detectors import SsdliteDetectorConfig
-    from agent.detectors.ssdlite import SsdliteDetector, load_anchors, postprocess, preprocess
+    from agent.config.detector import SsdliteDetectorConfig
+    from agent.vision.detectors.ssdlite import SsdliteDetector, load_anchors, postprocess, preprocess
 
     anchors = load_anchors(MODELS / ANCHORS)
     strict = {"score_threshold": COMPARE_SCORE, "nms_iou": TF_NMS_IOU}

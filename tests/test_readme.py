@@ -6,12 +6,12 @@ import json
 import re
 from pathlib import Path
 
-from agent.commands import CommandResponse, RepublishCommand, parse_command
-from agent.config import reference_markdown
-from agent.discovery import AgentDevice, SensorState, config_topic
-from agent.health import HealthPayload
-from agent.payloads import AnomalyEventPayload, IntervalPayload
-from agent.topics import Topics
+from agent.config.reference import reference_markdown
+from agent.mqtt.commands import CommandResponse, RepublishCommand, parse_command
+from agent.mqtt.discovery import AgentDevice, SensorState, config_topic
+from agent.mqtt.payloads import AnomalyEventPayload, IntervalPayload
+from agent.mqtt.topics import Topics
+from agent.runtime.health import HealthPayload
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -92,7 +92,7 @@ def test_topic_tree_matches_the_code() -> None:
 
 
 def test_yaml_examples_in_the_readme_are_valid_configs() -> None:
-    from agent.config import parse_config
+    from agent.config.loader import parse_config
 
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if "sensors:" in b]
     assert blocks, "the README shows no config example"

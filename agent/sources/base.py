@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from agent.aggregation import CameraCounts
+from agent.aggregation.records import CameraCounts
 
 Clock = Callable[[], float]
 

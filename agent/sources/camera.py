@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.backoff import Backoff
-from agent.camera_counter import CameraCounter
-from agent.config import CameraSensorConfig
+from agent.config.camera import CameraSensorConfig
 from agent.sources.base import Clock, CountSink, ThreadedSource
+from agent.vision.camera_counter import CameraCounter
 
 if TYPE_CHECKING:
     import cv2

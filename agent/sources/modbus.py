@@ -18,7 +18,7 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 from serial import SerialException
 
 from agent.backoff import Backoff
-from agent.config import ModbusSensorConfig
+from agent.config.modbus import ModbusSensorConfig
 from agent.sources.base import Clock, CountSink, ThreadedSource
 
 log = logging.getLogger(__name__)

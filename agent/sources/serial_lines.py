@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 
 from agent.backoff import Backoff
-from agent.config import LineSensorConfig
-from agent.line_protocol import Increment, LineParser
+from agent.config.serial_lines import LineSensorConfig
 from agent.sources.base import Clock, CountSink, ThreadedSource
+from agent.sources.line_protocol import Increment, LineParser
 from agent.sources.serial_port import ReconnectingSerial, SerialSettings
 
 log = logging.getLogger(__name__)

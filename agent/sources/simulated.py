@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
 from typing import Literal
 
-from agent.config import SimulatedSensorConfig
+from agent.config.simulated import SimulatedSensorConfig
 from agent.sources.base import Clock, CountSink, ThreadedSource
 
 log = logging.getLogger(__name__)

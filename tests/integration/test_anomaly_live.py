@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.aggregation import ClosedInterval
-from agent.anomaly import AnomalySettings
-from agent.config import parse_config
-from agent.sensor_anomaly import METRICS, SensorAnomaly
-from agent.store import Store
+from agent.aggregation.records import ClosedInterval
+from agent.anomaly.sensor import METRICS, SensorAnomaly
+from agent.anomaly.settings import AnomalySettings
+from agent.config.loader import parse_config
+from agent.store.database import Store
 from tests.integration.conftest import AgentProcess, agent_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +48,9 @@ CHILD = """
 import sys
 from pathlib import Path
 
-from agent.config import parse_config
-from agent.runtime import Agent
-from agent.store import Store
+from agent.config.loader import parse_config
+from agent.runtime.agent import Agent
+from agent.store.database import Store
 
 data, config, t0 = Path(sys.argv[1]), Path(sys.argv[2]).read_text(), float(sys.argv[3])
 period, outage = int(sys.argv[4]), range(int(sys.argv[5]), int(sys.argv[6]))

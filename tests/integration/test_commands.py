@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent.commands import CommandResponse
+from agent.mqtt.commands import CommandResponse
 from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config, read_intervals
 
 PREFIX = "footfall/test/d1"

@@ -12,8 +12,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from agent import __version__
-from agent.discovery import SensorState
-from agent.health import HealthPayload
+from agent.mqtt.discovery import SensorState
+from agent.runtime.health import HealthPayload
 from tests.integration.conftest import AgentProcess, Broker, Subscriber, agent_config
 from tests.integration.mosquitto import retained_messages
 

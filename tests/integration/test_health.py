@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from agent import __version__
-from agent.discovery import SensorState
-from agent.health import HealthPayload, read_temperatures, read_throttled
+from agent.mqtt.discovery import SensorState
+from agent.runtime.health import HealthPayload, read_temperatures, read_throttled
 from tests.clips import LINE, write_walk
 from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config
 from tests.integration.mosquitto import retained_messages

@@ -13,8 +13,8 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from agent.config import ModbusSensorConfig
-from agent.sources import build_source
+from agent.config.modbus import ModbusSensorConfig
+from agent.sources.build import build_source
 from agent.sources.modbus import ModbusSource, combine_words, next_poll
 from tests.integration.pty import PtyPair
 from tests.integration.test_serial_lines import RecordingSink

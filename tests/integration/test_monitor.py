@@ -10,12 +10,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import monitor
-from agent.aggregation import ClosedInterval
-from agent.discovery import LastInterval, SensorState
-from agent.health import SourceReport, StoreReadings, SystemReadings, health_payload
-from agent.payloads import interval_payload
-from agent.topics import Topics
+from agent.aggregation.records import ClosedInterval
+from agent.cli import monitor
+from agent.mqtt.discovery import LastInterval, SensorState
+from agent.mqtt.payloads import interval_payload
+from agent.mqtt.topics import Topics
+from agent.runtime.health import SourceReport, StoreReadings, SystemReadings, health_payload
 from tests.integration.conftest import Broker, free_port
 
 TZ = ZoneInfo("Europe/Berlin")

@@ -16,11 +16,11 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.aggregation import ClosedInterval
-from agent.config import MqttConfig
-from agent.publisher import Publisher
-from agent.store import Store
-from agent.topics import Topics
+from agent.aggregation.records import ClosedInterval
+from agent.config.mqtt import MqttConfig
+from agent.mqtt.publisher import Publisher
+from agent.mqtt.topics import Topics
+from agent.store.database import Store
 from tests.integration.conftest import Broker
 from tests.integration.mosquitto import retained_messages
 
@@ -225,9 +225,9 @@ def test_status_is_retained_online_while_connected_and_offline_after_stop(
 PUBLISHER_PROCESS = """
 import sys, time
 from pathlib import Path
-from agent.config import MqttConfig
-from agent.publisher import Publisher
-from agent.store import Store
+from agent.config.mqtt import MqttConfig
+from agent.mqtt.publisher import Publisher
+from agent.store.database import Store
 
 port, status, data = int(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 pub = Publisher(MqttConfig(host="127.0.0.1", port=port, keepalive=5), "doomed", status, Store(data, 90, 1 << 30))

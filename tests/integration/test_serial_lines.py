@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent.config import LineSensorConfig
-from agent.sources import build_source
+from agent.config.serial_lines import LineSensorConfig
+from agent.sources.build import build_source
 from agent.sources.serial_lines import LineSource, LineSplitter
 from tests.integration.pty import PtyPair
 

@@ -1,0 +1,1 @@
+"""The `footfall-agent` command line: `main` dispatches to one module per subcommand."""

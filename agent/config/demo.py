@@ -1,0 +1,48 @@
+"""The built-in demo configuration: `footfall-agent run` with no config file, no hardware and no broker needed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import time
+from pathlib import Path
+
+from agent.config.agent import AgentConfig, IntervalConfig, StoreConfig, valid_timezone
+from agent.config.mqtt import MqttConfig
+from agent.config.simulated import SimulatedSensorConfig
+
+
+def _local_timezone() -> str:
+    """The machine's IANA zone name if it can be found (TZ, /etc/timezone, the /etc/localtime link), else UTC."""
+    candidates: list[str] = []
+    tz_env = os.environ.get("TZ", "").lstrip(":")
+    if tz_env:
+        candidates.append(tz_env.split("zoneinfo/", 1)[1] if "zoneinfo/" in tz_env else tz_env)
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text().strip())
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name and not name.startswith("/") and valid_timezone(name):
+            return name
+    return "UTC"
+
+
+def demo_config(data_dir: Path) -> AgentConfig:
+    """The hardware-free demo: one simulated door, 1-minute intervals, a broker on localhost if there is one.
+
+    The simulated shop is open around the clock (a station shop), so the demo shows traffic whenever it is run.
+    """
+    return AgentConfig(
+        site="demo",
+        device="demo",
+        timezone=_local_timezone(),
+        intervals=IntervalConfig(length=60),
+        store=StoreConfig(path=Path(data_dir)),
+        mqtt=MqttConfig(host="localhost", port=1883),
+        sensors=[SimulatedSensorConfig(id="door", peak_per_hour=600, opening=time(0, 0), closing=time(23, 59))],
+    )

@@ -1,0 +1,1 @@
+"""The durable local store: closed intervals, the MQTT outbox, sensor and detector state in one SQLite file."""

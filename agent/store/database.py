@@ -1,0 +1,518 @@
+"""Durable local storage: closed intervals, the MQTT outbox and sensor state in one SQLite file.
+
+The store is what makes "no closed interval is ever lost" true. A closed interval, its outbox message and the
+aggregator and anomaly detector state that produced it are written in one transaction, so after a crash
+(kill -9, power cut) the database holds either all of them or none, and replaying the close after a restart
+is a no-op.
+
+SQLite runs in WAL mode with synchronous=FULL: a commit that returned is on disk. Every public method is a
+complete transaction (or a complete read), so no transaction is ever left open between calls. One connection
+is shared by the agent's threads and serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent.anomaly.sensor import SLOT_FIELDS, AnomalyState, legacy_state
+
+if TYPE_CHECKING:
+    from agent.aggregation.records import ClosedInterval
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "footfall.db"
+BUSY_TIMEOUT_MS = 5000
+
+ANOMALY_LEGACY_PREFIX = "anomaly:"
+"""Key prefix of the whole-state detector documents that schema version 1 kept in sensor_state."""
+
+
+def _anomaly_tables_from_legacy(conn: sqlite3.Connection) -> None:
+    """Move every whole-state detector document into the per-slot tables, once, and remove it."""
+    legacy = conn.execute(
+        "SELECT sensor, state FROM sensor_state WHERE substr(sensor, 1, ?) = ?",
+        (len(ANOMALY_LEGACY_PREFIX), ANOMALY_LEGACY_PREFIX),
+    ).fetchall()
+    for key, text in legacy:
+        sensor = key[len(ANOMALY_LEGACY_PREFIX) :]
+        try:
+            state = legacy_state(json.loads(text))
+        except ValueError as e:
+            log.error("%s: stored anomaly detector state unusable (%s); its warm-up starts afresh", sensor, e)
+        else:
+            _write_anomaly(conn, sensor, state, time.time())
+        conn.execute("DELETE FROM sensor_state WHERE sensor = ?", (key,))
+
+
+# Each entry migrates the schema from version i to i + 1 inside one transaction. Append, never edit.
+_MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] = (
+    (
+        "CREATE TABLE intervals ("
+        " sensor TEXT NOT NULL,"
+        " start REAL NOT NULL,"
+        ' "end" REAL NOT NULL,'
+        " payload BLOB NOT NULL,"
+        " created REAL NOT NULL,"
+        " PRIMARY KEY (sensor, start))",
+        "CREATE INDEX intervals_by_start ON intervals (start)",
+        "CREATE TABLE outbox ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " topic TEXT NOT NULL,"
+        " payload BLOB NOT NULL,"
+        " qos INTEGER NOT NULL,"
+        " retain INTEGER NOT NULL,"
+        " created REAL NOT NULL,"
+        " interval_sensor TEXT,"
+        " interval_start REAL)",
+        "CREATE INDEX outbox_by_interval ON outbox (interval_sensor, interval_start)",
+        "CREATE TABLE sensor_state (sensor TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL)",
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    ),
+    (
+        # A close rewrites one row per detector and the document, not the whole week (see sensor_anomaly).
+        # Keyed by slot before metric, so the two rows a close writes share a page.
+        "CREATE TABLE anomaly_slots ("
+        " sensor TEXT NOT NULL,"
+        " slot INTEGER NOT NULL,"
+        " metric TEXT NOT NULL,"
+        " profile REAL NOT NULL,"
+        " profile_sd REAL NOT NULL,"
+        " noise_mult REAL NOT NULL,"
+        " seen INTEGER NOT NULL,"
+        " PRIMARY KEY (sensor, slot, metric)) WITHOUT ROWID",
+        "CREATE TABLE anomaly_state (sensor TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL NOT NULL)",
+        _anomaly_tables_from_legacy,
+    ),
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+# An interval is acknowledged once its outbox row is gone (the broker confirmed it).
+_UNSENT = (
+    "EXISTS (SELECT 1 FROM outbox o WHERE o.interval_sensor = intervals.sensor AND o.interval_start = intervals.start)"
+)
+
+
+class SchemaVersionError(RuntimeError):
+    """The database was written by a newer agent; refusing to run rather than misread or damage it."""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One durable message waiting for its broker acknowledgement."""
+
+    seq: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    created: float
+
+
+@dataclass(frozen=True)
+class StoredInterval:
+    """A closed interval as kept for re-publishing; `pending` means it has not been acknowledged yet."""
+
+    sensor: str
+    start: float
+    end: float
+    payload: bytes
+    created: float
+    pending: bool
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """What one `enforce_limits` pass deleted, so the caller can report data loss honestly."""
+
+    expired: int
+    evicted_acknowledged: int
+    evicted_unsent: int
+    used_bytes: int
+
+
+class Store:
+    """The agent's database: `<directory>/footfall.db`, safe to share between threads."""
+
+    def __init__(self, directory: Path, retention_days: int, max_bytes: int) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / DB_NAME
+        self.retention_days = retention_days
+        self.max_bytes = max_bytes
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
+        try:
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
+    def _configure(self) -> None:
+        """Connection settings; auto_vacuum first because it only takes effect before the first table exists."""
+        conn = self._db()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+        conn.execute("PRAGMA synchronous = FULL")
+        if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # A database created without auto_vacuum (by hand, or by older software) only converts via VACUUM.
+            conn.execute("VACUUM")
+
+    def _migrate(self) -> None:
+        """Bring the schema up to SCHEMA_VERSION, one version per transaction, tracked in PRAGMA user_version."""
+        while True:
+            with self._transaction() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise SchemaVersionError(
+                        f"{self.path} has schema version {version}, this agent knows up to {SCHEMA_VERSION}"
+                    )
+                if version == SCHEMA_VERSION:
+                    return
+                for statement in _MIGRATIONS[version]:
+                    if isinstance(statement, str):
+                        conn.execute(statement)
+                    else:
+                        statement(conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            log.info("store schema migrated to version %d", version + 1)
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise sqlite3.ProgrammingError("store is closed")
+        return self._conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock for one write transaction; commit on success, roll back on any error (a failed COMMIT too)."""
+        with self._lock:
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # SQLite may already have rolled back, e.g. on a full disk
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a query to completion so its implicit read transaction ends before the lock is released."""
+        with self._lock:
+            return self._db().execute(sql, params).fetchall()
+
+    def commit_close(
+        self,
+        records: list[tuple[ClosedInterval, str, bytes]],
+        states: dict[str, dict],
+        messages: Iterable[tuple[str, bytes]] = (),
+        anomaly: dict[str, AnomalyState] | None = None,
+    ) -> None:
+        """Store closed intervals, their outbox messages, the sensor states and the anomaly detectors' changes
+        (per sensor, see `SensorAnomaly.changes`) atomically.
+
+        An interval already stored (same sensor and start) is skipped together with its message, so replaying a
+        close after a restart never publishes twice. `messages` (topic, payload) are other durable QoS 1 messages
+        the close produced (anomaly events): queued in the same transaction, after the intervals, so they are
+        sent exactly when the state that produced them is kept.
+        """
+        now = time.time()
+        encoded = _encode_states(states)
+        detectors = [
+            (sensor, state, json.dumps(state.document, separators=(",", ":")))
+            for sensor, state in (anomaly or {}).items()
+        ]
+        with self._transaction() as conn:
+            for interval, topic, payload in records:
+                cur = conn.execute(
+                    'INSERT INTO intervals (sensor, start, "end", payload, created) VALUES (?, ?, ?, ?, ?)'
+                    " ON CONFLICT (sensor, start) DO NOTHING",
+                    (interval.sensor, interval.start, interval.end, payload, now),
+                )
+                if cur.rowcount == 0:
+                    self._note_duplicate(conn, interval.sensor, interval.start, payload)
+                    continue
+                conn.execute(
+                    "INSERT INTO outbox (topic, payload, qos, retain, created, interval_sensor, interval_start)"
+                    " VALUES (?, ?, 1, 0, ?, ?, ?)",
+                    (topic, payload, now, interval.sensor, interval.start),
+                )
+            conn.executemany(
+                "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, 1, 0, ?)",
+                [(topic, bytes(payload), now) for topic, payload in messages],
+            )
+            _upsert_states(conn, encoded, now)
+            for sensor, state, document in detectors:
+                _write_anomaly(conn, sensor, state, now, document)
+
+    def load_anomaly(self, sensor: str) -> AnomalyState | None:
+        """A sensor's committed detector state (document and every slot row); None if it has none."""
+        with self._lock:
+            conn = self._db()
+            row = conn.execute("SELECT state FROM anomaly_state WHERE sensor = ?", (sensor,)).fetchone()
+            if row is None:
+                return None
+            rows = conn.execute(
+                f"SELECT slot, metric, {', '.join(SLOT_FIELDS)} FROM anomaly_slots"
+                " WHERE sensor = ? ORDER BY slot, metric",
+                (sensor,),
+            ).fetchall()
+        return AnomalyState(json.loads(row[0]), [tuple(r) for r in rows], replace=True)
+
+    @staticmethod
+    def _note_duplicate(conn: sqlite3.Connection, sensor: str, start: float, payload: bytes) -> None:
+        """A replayed close is normal; the same interval with different counts means something recounted."""
+        (stored,) = conn.execute(
+            "SELECT payload FROM intervals WHERE sensor = ? AND start = ?", (sensor, start)
+        ).fetchone()
+        if stored != payload:
+            log.warning("interval %s@%s closed again with different content; keeping the first one", sensor, start)
+
+    def enqueue(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
+        """Queue a durable message that is not an interval; returns its outbox sequence number."""
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)",
+                (topic, payload, qos, int(retain), time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def enqueue_many(self, messages: Iterable[tuple[str, bytes]], qos: int = 1, retain: bool = False) -> int:
+        """Queue durable messages in one transaction (one fsync for a whole backfill); returns how many.
+
+        They are not tied to a stored interval, so evicting them under the disk budget never deletes an
+        interval, and acknowledging them never changes whether an interval counts as sent.
+        """
+        if qos not in (0, 1, 2):
+            raise ValueError(f"qos must be 0, 1 or 2, not {qos!r}")
+        now = time.time()
+        rows = [(topic, bytes(payload), qos, int(retain), now) for topic, payload in messages]
+        if not rows:
+            return 0
+        with self._transaction() as conn:
+            conn.executemany("INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def save_states(self, states: dict[str, dict]) -> None:
+        """Checkpoint aggregator states between closes, bounding what a power cut can cost."""
+        encoded = _encode_states(states)
+        with self._transaction() as conn:
+            _upsert_states(conn, encoded, time.time())
+
+    def load_states(self) -> dict[str, dict]:
+        return {sensor: json.loads(state) for sensor, state in self._read("SELECT sensor, state FROM sensor_state")}
+
+    def outbox_after(self, seq: int, limit: int) -> list[OutboxRow]:
+        """Messages with a sequence number above `seq`, oldest first: the publisher's send window."""
+        rows = self._read(
+            "SELECT seq, topic, payload, qos, retain, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [
+            OutboxRow(s, topic, bytes(payload), qos, bool(retain), created)
+            for s, topic, payload, qos, retain, created in rows
+        ]
+
+    def ack(self, seqs: Iterable[int]) -> None:
+        """Forget messages the broker acknowledged; one transaction per batch keeps fsyncs rare."""
+        params = [(int(s),) for s in seqs]
+        if not params:
+            return
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM outbox WHERE seq = ?", params)
+
+    def outbox_stats(self) -> tuple[int, float | None]:
+        """(messages waiting, created time of the oldest) for status reporting."""
+        ((depth, oldest),) = self._read("SELECT COUNT(*), MIN(created) FROM outbox")
+        return int(depth), oldest
+
+    def intervals(
+        self, sensor: str | None = None, since: float | None = None, until: float | None = None
+    ) -> list[StoredInterval]:
+        """Stored intervals starting in [since, until), ordered by start then sensor, for re-publishing a range."""
+        where: list[str] = []
+        params: list[object] = []
+        if sensor is not None:
+            where.append("sensor = ?")
+            params.append(sensor)
+        if since is not None:
+            where.append("start >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("start < ?")
+            params.append(until)
+        sql = f'SELECT sensor, start, "end", payload, created, {_UNSENT} FROM intervals'
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start, sensor"
+        return [
+            StoredInterval(s, start, end, bytes(payload), created, bool(pending))
+            for s, start, end, payload, created, pending in self._read(sql, tuple(params))
+        ]
+
+    def counter(self, name: str) -> int:
+        rows = self._read("SELECT value FROM counters WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def size_bytes(self) -> int:
+        """Bytes in use, free pages excluded: the figure the disk budget is measured against."""
+        with self._lock:
+            return _used_bytes(self._db())
+
+    def integrity_ok(self) -> bool:
+        return self._read("PRAGMA integrity_check") == [("ok",)]
+
+    def enforce_limits(self, now: float) -> Eviction:
+        """Apply retention and the disk budget; unsent data is only ever deleted to stay within the budget."""
+        cutoff = now - self.retention_days * 86400.0
+        with self._transaction() as conn:
+            expired = conn.execute(f'DELETE FROM intervals WHERE "end" <= ? AND NOT {_UNSENT}', (cutoff,)).rowcount
+        if expired:
+            log.info("retention: deleted %d published interval(s) older than %d days", expired, self.retention_days)
+
+        evicted_acknowledged = 0
+        evicted_unsent = 0
+        oldest_unsent = math.inf
+        # Deleting rows frees whole pages only once they empty, so estimate a batch from the average row size
+        # (an unsent message is two rows: its outbox entry and its interval) and grow the estimate whenever a
+        # batch freed nothing measurable. Underestimating costs another round; overestimating loses data.
+        scale = 1.0
+        while True:
+            with self._transaction() as conn:
+                used = _used_bytes(conn)
+                excess = used - self.max_bytes
+                if excess <= 0:
+                    break
+                rows = conn.execute(
+                    "SELECT (SELECT COUNT(*) FROM intervals) + (SELECT COUNT(*) FROM outbox)"
+                ).fetchone()[0]
+                if rows == 0:
+                    break
+                rows_to_free = excess / (used / rows) * scale
+                deleted = conn.execute(
+                    "DELETE FROM intervals WHERE rowid IN"
+                    f" (SELECT rowid FROM intervals WHERE NOT {_UNSENT} ORDER BY start, sensor LIMIT ?)",
+                    (max(1, math.ceil(rows_to_free)),),
+                ).rowcount
+                evicted_acknowledged += deleted
+                if deleted == 0:
+                    count, oldest = _evict_unsent(conn, max(1, math.ceil(rows_to_free / 2)))
+                    if count == 0:
+                        break
+                    evicted_unsent += count
+                    oldest_unsent = min(oldest_unsent, oldest)
+                    conn.execute(
+                        "INSERT INTO counters (name, value) VALUES ('evicted_unsent', ?)"
+                        " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                        (count,),
+                    )
+                scale = scale * 2 if _used_bytes(conn) >= used else 1.0
+
+        if evicted_acknowledged:
+            log.info("disk budget: deleted %d oldest published interval(s)", evicted_acknowledged)
+        if evicted_unsent:
+            log.warning(
+                "disk budget of %d bytes exceeded: evicted %d unsent message(s), oldest queued at %s; "
+                "they will never be published",
+                self.max_bytes,
+                evicted_unsent,
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest_unsent)),
+            )
+        with self._lock:
+            conn = self._db()
+            # The pragma yields one empty row per freed page and execute() steps only once, which would free a
+            # single page; executescript() steps the statement to completion.
+            conn.executescript("PRAGMA incremental_vacuum;")
+            used = _used_bytes(conn)
+        return Eviction(expired, evicted_acknowledged, evicted_unsent, used)
+
+    def close(self) -> None:
+        """Fold the WAL back into the database file so a clean stop leaves one self-contained file."""
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _encode_states(states: dict[str, dict]) -> list[tuple[str, str]]:
+    """Serialise before opening a transaction so a bad state cannot leave one half-written."""
+    return [(sensor, json.dumps(state, separators=(",", ":"))) for sensor, state in states.items()]
+
+
+def _write_anomaly(
+    conn: sqlite3.Connection, sensor: str, state: AnomalyState, now: float, document: str | None = None
+) -> None:
+    """Upsert a detector's document and slot rows; a replacing state first drops the sensor's other rows."""
+    if state.replace:
+        conn.execute("DELETE FROM anomaly_slots WHERE sensor = ?", (sensor,))
+    conn.execute(
+        "INSERT INTO anomaly_state (sensor, state, updated) VALUES (?, ?, ?)"
+        " ON CONFLICT (sensor) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+        (sensor, document if document is not None else json.dumps(state.document, separators=(",", ":")), now),
+    )
+    columns = ", ".join(SLOT_FIELDS)
+    conn.executemany(
+        f"INSERT INTO anomaly_slots (sensor, slot, metric, {columns}) VALUES (?, ?, ?{', ?' * len(SLOT_FIELDS)})"
+        f" ON CONFLICT (sensor, slot, metric) DO UPDATE SET"
+        f" {', '.join(f'{c} = excluded.{c}' for c in SLOT_FIELDS)}",
+        [(sensor, *row) for row in state.rows],
+    )
+
+
+def _upsert_states(conn: sqlite3.Connection, encoded: list[tuple[str, str]], now: float) -> None:
+    conn.executemany(
+        "INSERT INTO sensor_state (sensor, state, updated) VALUES (?, ?, ?)"
+        " ON CONFLICT (sensor) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+        [(sensor, state, now) for sensor, state in encoded],
+    )
+
+
+def _used_bytes(conn: sqlite3.Connection) -> int:
+    page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+    freelist = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return int((page_count - freelist) * page_size)
+
+
+def _evict_unsent(conn: sqlite3.Connection, limit: int) -> tuple[int, float]:
+    """Delete the oldest `limit` outbox rows and the intervals they carry; returns (count, oldest created)."""
+    rows = conn.execute(
+        "SELECT seq, created, interval_sensor, interval_start FROM outbox ORDER BY seq LIMIT ?", (limit,)
+    ).fetchall()
+    if not rows:
+        return 0, 0.0
+    conn.executemany("DELETE FROM outbox WHERE seq = ?", [(seq,) for seq, _, _, _ in rows])
+    conn.executemany(
+        "DELETE FROM intervals WHERE sensor = ? AND start = ?",
+        [(sensor, start) for _, _, sensor, start in rows if sensor is not None],
+    )
+    return len(rows), min(created for _, created, _, _ in rows)

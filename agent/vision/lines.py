@@ -1,0 +1,235 @@
+"""Counting lines: crossings of a (poly)line by tracked people, with hysteresis and hand-over of lost tracks.
+
+A count has to survive what trackers and detectors really deliver, so the rules are:
+- Each track is reduced to one anchor point of its box (bottom-centre by default: the feet in a side view;
+  use `center` for an overhead camera, where the box centre is the head).
+- A line has a band of `min_distance` on both sides (hysteresis). A side is only taken when the anchor is
+  beyond the band; a crossing is a change from one taken side to the other. Jitter, stop-and-go and
+  someone lingering on the line therefore count once; walking in and back out counts one in and one out.
+- Past the ends of a (poly)line there is no side at all: walking around the end of a line is no crossing.
+- Tentative tracks are followed from birth but their crossings are held back; they are released when the
+  track is confirmed (so somebody confirmed just after the line still counts) and dropped if it never is.
+- Hand-over of a lost track: when a person's track is lost near the line and a new track is born for the same
+  person on the other side, neither track alone saw a crossing. A new track whose first side is S is linked
+  to a confirmed track that is now lost, was last seen on the other side within `handover_time` seconds,
+  and whose predicted position (its own motion carried on by the tracker) has reached side S or the band
+  within `handover_distance` box heights of the new track. When the new track is confirmed, and the lost
+  track is still lost and still on its side, the crossing is counted once and the lost track's side is
+  cleared, so that if it re-appears it cannot count the same passage again. A lost track can give its side
+  away only once; a new track that never confirms takes nothing away; someone standing beside the line
+  does not inherit the side of a neighbour whose track was lost walking away from it.
+
+Pure: no I/O, no threads; time is passed in as float seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from agent.config.counting import Anchor
+from agent.vision.geometry import Polyline, anchor_points
+from agent.vision.tracking import Track
+
+Direction = Literal["in", "out"]
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One person crossing one line; `t` is when the anchor got past the band on the new side."""
+
+    line: str
+    track_id: int
+    direction: Direction
+    t: float
+
+
+@dataclass(slots=True)
+class _LineTrack:
+    born_t: float
+    side: int = 0
+    sided: bool = False
+    last_t: float = 0.0
+    last_height: float = 0.0
+    donor: int | None = None
+    pending: list[Crossing] = field(default_factory=list)
+
+
+class LineCounter:
+    """Counts crossings of one (poly)line by confirmed tracks; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        name: str,
+        points: Sequence[Sequence[float]],
+        in_sign: int,
+        anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0,
+        min_distance_box: float = 0.15,
+        handover_distance: float = 2.5,
+        handover_time: float = 2.0,
+    ) -> None:
+        if in_sign not in (1, -1):
+            raise ValueError("in_sign must be +1 or -1")
+        self.name = name
+        self.line = Polyline(points)
+        self.in_sign = in_sign
+        self.anchor: Anchor = anchor
+        self.min_distance = min_distance
+        self.min_distance_box = min_distance_box
+        self.handover_distance = handover_distance
+        self.handover_time = handover_time
+        self.ins = 0
+        self.outs = 0
+        self._tracks: dict[int, _LineTrack] = {}
+        self._waiting: set[int] = set()  # tracks with crossings held back or a hand-over to settle
+
+    @classmethod
+    def from_points(
+        cls,
+        name: str,
+        points: Sequence[Sequence[float]],
+        in_point: Sequence[float],
+        anchor: Anchor = "bottom-center",
+        min_distance: float = 0.0,
+        min_distance_box: float = 0.15,
+        handover_distance: float = 2.5,
+        handover_time: float = 2.0,
+    ) -> LineCounter:
+        """A line whose inside is the side `in_point` lies on (as with `replay --in-side`)."""
+        side = Polyline(points).side_of(in_point)
+        if side == 0:
+            raise ValueError("the inside point lies on the line")
+        return cls(name, points, side, anchor, min_distance, min_distance_box, handover_distance, handover_time)
+
+    def __len__(self) -> int:
+        """Per-track states held (bounded by the tracker's live tracks)."""
+        return len(self._tracks)
+
+    def _emit(self, crossing: Crossing, out: list[Crossing]) -> None:
+        if crossing.direction == "in":
+            self.ins += 1
+        else:
+            self.outs += 1
+        out.append(crossing)
+
+    def _find_donor(
+        self, tid: int, side: int, anchor: Sequence[float], height: float, t: float, live: dict[int, Track]
+    ) -> int | None:
+        """A lost track last seen on the other side whose own motion puts it where the new track appeared.
+
+        The lost track's box is the tracker's prediction: it must have reached the new track's side (or the
+        band) and be near the new track. Someone waiting beside the line while a neighbour's track is lost
+        walking away from it therefore takes nothing over.
+        """
+        candidates = [
+            (other_id, st, tr)
+            for other_id, st in self._tracks.items()
+            if other_id != tid
+            and st.side == -side
+            and t - st.last_t <= self.handover_time
+            and (tr := live.get(other_id)) is not None
+            and not tr.observed
+            and tr.confirmed
+        ]
+        if not candidates:
+            return None
+        boxes = np.array([tr.box for _, _, tr in candidates], dtype=float)
+        predicted = anchor_points(boxes, self.anchor)
+        dist, within = self.line.signed_distance(predicted)
+        reach = np.hypot(predicted[:, 0] - anchor[0], predicted[:, 1] - anchor[1])
+        best: int | None = None
+        best_d = float("inf")
+        for (other_id, st, _), d, inside_extent, r in zip(
+            candidates, (dist * self.in_sign).tolist(), within.tolist(), reach.tolist(), strict=True
+        ):
+            band = max(self.min_distance, self.min_distance_box * st.last_height)
+            if inside_extent and d * side >= -band and r <= self.handover_distance * max(height, st.last_height):
+                if r < best_d:
+                    best, best_d = other_id, r
+        return best
+
+    def update(self, tracks: Sequence[Track], t: float) -> list[Crossing]:
+        """Feed the tracker's live tracks for one frame; returns the crossings counted in this call."""
+        live = {tr.id: tr for tr in tracks}
+        states = self._tracks
+        if len(states) > len(live) or any(tid not in live for tid in states):
+            for tid in [tid for tid in states if tid not in live]:
+                del states[tid]
+                self._waiting.discard(tid)
+        out: list[Crossing] = []
+        observed = [tr for tr in tracks if tr.time_since_update == 0]
+        if observed:
+            boxes = np.array([tr.box for tr in observed], dtype=float)
+            anchors = anchor_points(boxes, self.anchor)
+            dist, within = self.line.signed_distance(anchors)
+            dist *= self.in_sign
+            heights = boxes[:, 3] - boxes[:, 1]
+            bands = np.maximum(self.min_distance, self.min_distance_box * heights)
+            # 2: beyond the line's ends (no side), +1/-1: past the band on that side, 0: within the band
+            codes = np.where(within, np.where(dist > bands, 1, np.where(dist < -bands, -1, 0)), 2)
+            for tr, code, anchor, height in zip(
+                observed, codes.tolist(), anchors.tolist(), heights.tolist(), strict=True
+            ):
+                st = states.get(tr.id)
+                if st is None:
+                    st = states[tr.id] = _LineTrack(born_t=t)
+                if code == 2:
+                    st.side = 0
+                    st.donor = None
+                elif code != 0 and code != st.side:
+                    self._new_side(tr, st, code, anchor, height, t, live, out)
+                st.last_t = t
+                st.last_height = height
+        for tid in list(self._waiting):
+            st = states[tid]
+            if not live[tid].confirmed:
+                continue
+            self._waiting.discard(tid)
+            if st.donor is not None:
+                self._hand_over(tid, st, live, t, out)
+            for crossing in st.pending:
+                self._emit(crossing, out)
+            st.pending.clear()
+        return out
+
+    def _new_side(
+        self,
+        tr: Track,
+        st: _LineTrack,
+        side: int,
+        anchor: Sequence[float],
+        height: float,
+        t: float,
+        live: dict[int, Track],
+        out: list[Crossing],
+    ) -> None:
+        """The anchor got past the band on `side`: a crossing if it had a side before, else maybe a hand-over."""
+        if st.side != 0:
+            crossing = Crossing(self.name, tr.id, "in" if side > 0 else "out", t)
+            if tr.confirmed and not st.pending:
+                self._emit(crossing, out)
+            else:
+                st.pending.append(crossing)
+                self._waiting.add(tr.id)
+        elif not st.sided and self.handover_distance > 0 and t - st.born_t <= self.handover_time:
+            st.donor = self._find_donor(tr.id, side, anchor, height, t, live)
+            if st.donor is not None:
+                self._waiting.add(tr.id)
+        st.side = side
+        st.sided = True
+
+    def _hand_over(self, tid: int, st: _LineTrack, live: dict[int, Track], t: float, out: list[Crossing]) -> None:
+        donor_id, st.donor = st.donor, None
+        donor = self._tracks.get(donor_id) if donor_id is not None else None
+        donor_track = live.get(donor_id) if donor_id is not None else None
+        if donor is None or donor_track is None or donor_track.observed:
+            return
+        if st.pending or st.side == 0 or donor.side != -st.side:
+            return
+        donor.side = 0
+        donor.sided = True
+        self._emit(Crossing(self.name, tid, "in" if st.side > 0 else "out", t), out)

@@ -1,0 +1,313 @@
+"""Multi-object tracking of detected people across frames (ByteTrack-style, constant-velocity Kalman filter).
+
+Why this shape:
+- Detectors miss people for a frame or a few (occlusion, motion blur) and report low scores for partly
+  hidden ones. Two-stage association (confident detections first, then the low-score ones, offered only to
+  tracks that already exist) keeps identities through those frames without letting low-score clutter start
+  tracks.
+- A constant-velocity Kalman filter on the box centre and size predicts where a person is during a gap, so
+  the same id picks them up again on the far side of an occlusion, and it smooths box jitter before the
+  counters look at the anchor point.
+- A track is tentative until it has `min_hits` matches: isolated false positives never become tracks that
+  count. Confirmed tracks that lose their person are kept as lost for `max_age` frames and then evicted, so
+  the state is bounded by the number of people in view, however long the agent runs.
+- All filter state lives in arrays (one row per track), so predicting and updating 50 people is a handful of
+  element-wise numpy calls per frame rather than 50 small matrix products (see `Tracker`).
+
+Pure: no I/O, no threads, no clocks; the frame index is passed in.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from agent.config.counting import TrackerConfig
+from agent.vision.assignment import linear_assignment
+
+# Process and measurement noise as fractions of the box size (the weights ByteTrack and DeepSORT use).
+_STD_POSITION = 1.0 / 20.0
+_STD_VELOCITY = 1.0 / 160.0
+_BIG = 1e6
+_TENTATIVE, _CONFIRMED, _LOST = 0, 1, 2
+_WH4 = np.array([2, 3, 2, 3])  # for cx, cy, w, h: the column (w or h) that scales its noise
+_X, _V, _PP, _PV, _VV = range(5)  # rows of a track's filter state: position, velocity, three covariances
+
+
+class TrackState(enum.IntEnum):
+    """Life cycle of a track; only confirmed and lost tracks stand for a person.
+
+    REMOVED tracks are dropped from memory at once, so `Tracker.update` never returns one: a track missing
+    from the returned list has been removed.
+    """
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+    REMOVED = 3
+
+
+class Track(NamedTuple):
+    """A snapshot of one live track after an update.
+
+    `box` is the filtered estimate (xyxy pixels): the Kalman posterior when the track was matched in this
+    frame (`time_since_update == 0`), the prediction otherwise. A named tuple because tens of these are
+    made per frame and they must be cheap.
+    """
+
+    id: int
+    state: TrackState
+    box: tuple[float, float, float, float]
+    score: float
+    hits: int
+    time_since_update: int
+    first_frame: int
+    last_frame: int
+
+    @property
+    def confirmed(self) -> bool:
+        """Confirmed now or lost after having been confirmed: a real person, who may count."""
+        return self.state in _COUNTING_STATES
+
+    @property
+    def observed(self) -> bool:
+        """Matched to a detection in the latest frame (its box is a measurement, not an extrapolation)."""
+        return self.time_since_update == 0
+
+
+_COUNTING_STATES = frozenset({TrackState.CONFIRMED, TrackState.LOST})
+_STATES = list(TrackState)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every box in `a` with every box in `b` (xyxy); degenerate boxes give 0."""
+    a = a.reshape(-1, 4)
+    b = b.reshape(-1, 4)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
+    area_a = np.maximum(a[:, 2] - a[:, 0], 0.0) * np.maximum(a[:, 3] - a[:, 1], 0.0)
+    area_b = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0.0)
+
+
+def _xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
+    wh = boxes[:, 2:4] - boxes[:, 0:2]
+    return np.concatenate([boxes[:, 0:2] + wh * 0.5, wh], axis=1)
+
+
+def _cxcywh_to_xyxy(s: np.ndarray) -> np.ndarray:
+    half = np.abs(s[:, 2:4]) * 0.5
+    return np.concatenate([s[:, 0:2] - half, s[:, 0:2] + half], axis=1)
+
+
+def _assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost one-to-one matching; pairs costlier than `max_cost` are never matched."""
+    if cost.size == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    gated = np.where(cost <= max_cost, cost, _BIG)
+    rows, cols = linear_assignment(gated)
+    ok = gated[rows, cols] < _BIG
+    return rows[ok], cols[ok]
+
+
+def _size_scale(x: np.ndarray) -> np.ndarray:
+    """Noise per coordinate of (cx, cy, w, h), scaling with the box: a near (large) person jitters by more
+    pixels than a far one. x-like coordinates scale with the width, y-like ones with the height."""
+    return np.maximum(np.abs(x[:, _WH4]), 1.0)
+
+
+# Columns of the integer per-track table (one row per live track).
+_ID, _STATE, _HITS, _SINCE, _FIRST, _LAST = range(6)
+
+
+class Tracker:
+    """ByteTrack-style tracker: `update()` once per frame with that frame's detections.
+
+    The Kalman filter tracks (cx, cy, w, h) and their velocities. Its transition only adds each velocity to
+    its own coordinate and the process noise, measurement noise and initial covariance are all diagonal, so
+    the 8-state filter is exactly four independent position/velocity filters per track: the covariance is
+    kept as three numbers per coordinate (position variance, covariance, velocity variance) and predict and
+    update are element-wise array operations, with no matrix products or inversions.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self._next_id = 1
+        self._last_frame: int | None = None
+        self._info = np.zeros((0, 6), dtype=np.int64)
+        self._score = np.zeros(0, dtype=float)
+        self._kf = np.zeros((0, 5, 4), dtype=float)  # per track: _X, _V, _PP, _PV, _VV rows of (cx, cy, w, h)
+
+    def __len__(self) -> int:
+        """Number of tracks held in memory (tentative, confirmed and lost)."""
+        return len(self._info)
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new track will get (ids only ever increase)."""
+        return self._next_id
+
+    def _predict(self, steps: int) -> None:
+        """x' = x + v; P' = F P F^T + Q for F = [[1, 1], [0, 1]], per coordinate."""
+        kf = self._kf
+        for _ in range(steps):
+            scale = _size_scale(kf[:, _X])
+            kf[:, _X] += kf[:, _V]
+            kf[:, _PP] += 2.0 * kf[:, _PV] + kf[:, _VV] + (_STD_POSITION * scale) ** 2
+            kf[:, _PV] += kf[:, _VV]
+            kf[:, _VV] += (_STD_VELOCITY * scale) ** 2
+            # keep sizes positive: a shrinking box extrapolated through a long gap must not turn inside out
+            np.maximum(kf[:, _X, 2:4], 1.0, out=kf[:, _X, 2:4])
+
+    def _kalman_update(self, rows: np.ndarray, boxes: np.ndarray) -> None:
+        """Measure the box (cx, cy, w, h) with noise proportional to its size."""
+        kf = self._kf[rows]
+        pp, pv = kf[:, _PP].copy(), kf[:, _PV].copy()
+        s = pp + (_STD_POSITION * _size_scale(kf[:, _X])) ** 2
+        gain_x, gain_v = pp / s, pv / s
+        innovation = _xyxy_to_cxcywh(boxes) - kf[:, _X]
+        kf[:, _X] += gain_x * innovation
+        kf[:, _V] += gain_v * innovation
+        kf[:, _PP] = pp - gain_x * pp
+        kf[:, _PV] = pv - gain_x * pv
+        kf[:, _VV] -= gain_v * pv
+        self._kf[rows] = kf
+
+    def _new_tracks(self, boxes: np.ndarray, scores: np.ndarray, frame_index: int) -> None:
+        n = len(boxes)
+        kf = np.zeros((n, 5, 4))
+        kf[:, _X] = _xyxy_to_cxcywh(boxes)
+        scale = _size_scale(kf[:, _X])
+        kf[:, _PP] = (2 * _STD_POSITION * scale) ** 2
+        kf[:, _VV] = (10 * _STD_VELOCITY * scale) ** 2
+        info = np.empty((n, 6), dtype=np.int64)
+        info[:, _ID] = np.arange(self._next_id, self._next_id + n)
+        info[:, _STATE] = _CONFIRMED if self.config.min_hits <= 1 else _TENTATIVE
+        info[:, _HITS] = 1
+        info[:, _SINCE] = 0
+        info[:, _FIRST] = frame_index
+        info[:, _LAST] = frame_index
+        self._next_id += n
+        self._info = np.concatenate([self._info, info])
+        self._score = np.concatenate([self._score, scores])
+        self._kf = np.concatenate([self._kf, kf])
+
+    def update(self, boxes: np.ndarray, scores: np.ndarray, frame_index: int) -> list[Track]:
+        """Advance to `frame_index` with its detections (xyxy pixels, scores 0..1); return the live tracks.
+
+        Frames skipped since the previous call are predicted through (the camera may drop frames).
+        """
+        cfg = self.config
+        boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        scores = np.asarray(scores, dtype=float).reshape(-1)
+        if len(scores) != len(boxes):
+            raise ValueError("boxes and scores differ in length")
+        steps = 1 if self._last_frame is None else frame_index - self._last_frame
+        steps = min(max(steps, 1), cfg.max_age + 1)
+        self._last_frame = frame_index
+        info = self._info
+        n_tracks = len(info)
+        if n_tracks == 0 and len(boxes) == 0:
+            return []
+        if n_tracks:
+            self._predict(steps)
+            info[:, _SINCE] += steps
+        high_mask = scores >= cfg.high_score
+        high = np.nonzero(high_mask)[0]
+        if n_tracks:
+            state = info[:, _STATE]
+            track_free = np.ones(n_tracks, dtype=bool)
+            det_free = np.ones(len(boxes), dtype=bool)
+            matched_rows: list[np.ndarray] = []
+            matched_dets: list[np.ndarray] = []
+
+            def iou_cost(rows: np.ndarray, dets: np.ndarray) -> np.ndarray:
+                return 1.0 - iou_matrix(predicted[rows], boxes[dets])
+
+            def centre_cost(rows: np.ndarray, dets: np.ndarray) -> np.ndarray:
+                """Distance between predicted and detected centres, in box sizes (sqrt of the box area)."""
+                centre = self._kf[rows, _X, :2]
+                size = np.sqrt(np.prod(np.maximum(self._kf[rows, _X, 2:4], 1.0), axis=1))
+                z = (boxes[dets, 0:2] + boxes[dets, 2:4]) * 0.5
+                dist = np.hypot(centre[:, None, 0] - z[None, :, 0], centre[:, None, 1] - z[None, :, 1])
+                return dist / size[:, None]
+
+            def stage(
+                track_mask: np.ndarray,
+                dets: np.ndarray,
+                cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                max_cost: float,
+            ) -> None:
+                if len(dets) == 0:
+                    return
+                dets = dets[det_free[dets]]
+                if len(dets) == 0:
+                    return
+                rows = np.nonzero(track_mask & track_free)[0]
+                if len(rows) == 0:
+                    return
+                r, c = _assign(cost(rows, dets), max_cost)
+                if len(r):
+                    track_free[rows[r]] = False
+                    det_free[dets[c]] = False
+                    matched_rows.append(rows[r])
+                    matched_dets.append(dets[c])
+
+            if len(boxes):
+                predicted = _cxcywh_to_xyxy(self._kf[:, _X])
+                tentative = state == _TENTATIVE
+                established = ~tentative
+                low = np.nonzero(~high_mask & (scores >= cfg.low_score))[0]
+                # 1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that
+                # were matched last frame; 3. tentative tracks; 4. re-finding by centre distance
+                stage(established, high, iou_cost, 1.0 - cfg.match_iou)
+                stage(state == _CONFIRMED, low, iou_cost, 1.0 - cfg.low_match_iou)
+                stage(tentative, high, iou_cost, 1.0 - cfg.tentative_match_iou)
+                if cfg.recover_distance > 0:
+                    stage(established, high, centre_cost, cfg.recover_distance)
+                    stage(tentative, high, centre_cost, cfg.recover_distance)
+            if matched_rows:
+                rows = np.concatenate(matched_rows)
+                dets = np.concatenate(matched_dets)
+                self._kalman_update(rows, boxes[dets])
+                info[rows, _HITS] += 1
+                info[rows, _SINCE] = 0
+                info[rows, _LAST] = frame_index
+                self._score[rows] = scores[dets]
+                matched_state = state[rows]
+                enough_hits = info[rows, _HITS] >= cfg.min_hits
+                promote = (matched_state == _LOST) | ((matched_state == _TENTATIVE) & enough_hits)
+                state[rows[promote]] = _CONFIRMED
+            state[track_free & (state == _CONFIRMED)] = _LOST
+            since = info[:, _SINCE]
+            remove = track_free & (
+                ((state == _TENTATIVE) & (since > cfg.max_tentative_misses))
+                | ((state == _LOST) & (since > cfg.max_age))
+            )
+            if remove.any():
+                keep = ~remove
+                self._info = info[keep]
+                self._score = self._score[keep]
+                self._kf = self._kf[keep]
+            fresh = high[det_free[high]]
+        else:
+            fresh = high
+        fresh = fresh[scores[fresh] >= cfg.new_track_score]
+        if len(fresh):
+            self._new_tracks(boxes[fresh], scores[fresh], frame_index)
+        return self.tracks()
+
+    def tracks(self) -> list[Track]:
+        """Snapshots of all live tracks (tentative, confirmed, lost), oldest first."""
+        if len(self._info) == 0:
+            return []
+        xyxy = _cxcywh_to_xyxy(self._kf[:, _X]).tolist()
+        return [
+            Track(row[_ID], _STATES[row[_STATE]], tuple(b), sc, row[_HITS], row[_SINCE], row[_FIRST], row[_LAST])
+            for row, b, sc in zip(self._info.tolist(), xyxy, self._score.tolist(), strict=True)
+        ]

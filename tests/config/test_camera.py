@@ -1,0 +1,82 @@
+"""Camera sensor settings: defaults that suit the tracker, clear errors, and no camera library to load them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.config.camera import CameraSensorConfig
+from agent.config.detector import SsdliteDetectorConfig
+from agent.config.errors import ConfigError
+from agent.config.loader import parse_config
+from tests.config.configs import ROOT
+
+CAMERA = (
+    "site: s\nsensors:\n  - id: cam\n    type: camera\n    source: {source}\n{extra}"
+    "    counting:\n      lines:\n        - {{name: door, points: [[0, 200], [640, 200]], in_direction: down}}\n"
+    "        - {{name: side, points: [[320, 0], [320, 100]], in_direction: left}}\n"
+)
+
+
+def test_camera_defaults_suit_the_tracker() -> None:
+    cam = parse_config(CAMERA.format(source="/dev/video0", extra=""), "c.yaml").sensors[0]
+    assert isinstance(cam, CameraSensorConfig)
+    assert isinstance(cam.detector, SsdliteDetectorConfig)
+    assert (cam.detector.model, cam.detector.threads, cam.loop, cam.count_line) == ("int8", 1, False, None)
+    assert cam.detector.score_threshold <= cam.counting.tracker.low_score
+    custom = parse_config(CAMERA.format(source="0", extra="    detector: {threads: 2}\n"), "c.yaml").sensors[0]
+    assert isinstance(custom, CameraSensorConfig) and custom.source == 0
+    assert isinstance(custom.detector, SsdliteDetectorConfig) and custom.detector.threads == 2
+    assert custom.detector.score_threshold == cam.detector.score_threshold
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    count_line: back\n", "count_line 'back' is not one of the lines: door, side"),
+        ("    width: 640\n", "set width and height together"),
+        ("    fps: 0\n", "greater than 0"),
+        ("    detector: {type: yolo}\n", "yolo"),
+        ("    lens: wide\n", "unknown key 'lens'"),
+    ],
+)
+def test_camera_config_errors(extra: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(CAMERA.format(source="rtsp://cam/stream", extra=extra), "c.yaml")
+    assert message in str(info.value)
+
+
+def test_camera_needs_a_line() -> None:
+    text = "site: s\nsensors:\n  - id: cam\n    type: camera\n    source: 0\n    counting: {}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "c.yaml")
+    assert "at least one counting line" in str(info.value)
+
+
+def test_loading_a_camera_config_loads_neither_opencv_nor_onnxruntime() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from agent.config.loader import parse_config; "
+        f"parse_config({CAMERA.format(source='0', extra='')!r}, 'c.yaml'); "
+        "print('cv2' in sys.modules, 'onnxruntime' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_loading_the_config_module_loads_no_camera_library() -> None:
+    """Camera, counting and detector settings are plain models: an agent without cameras never needs numpy."""
+    code = (
+        "import sys\n"
+        "import agent.config.loader, agent.config.reference\n"
+        "print(sorted(m for m in ('numpy', 'cv2', 'onnxruntime', 'scipy') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
