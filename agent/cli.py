@@ -200,6 +200,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
             "agent.monitor",
             {"help": "live view of one or many devices from the broker, refreshing in place"},
         ),
+        # The fleet dashboard (agent/dashboard/): a static page served locally, or the path of its files.
+        (
+            "dashboard",
+            "agent.dashboard.serve",
+            {"help": "serve the fleet dashboard web page (MQTT over WebSockets) locally, or print where it is"},
+        ),
     ]
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     wanted = words[0] if words else None
