@@ -167,6 +167,7 @@ def fleet_agent_config(
     interval: str = "1s",
     username: str | None = None,
     password: str | None = None,
+    health_period: str = "5s",
     extra: str = "",
 ) -> Path:
     """Config of one agent of a chain: its own site, device, zone and store under `path`, the given broker."""
@@ -184,7 +185,7 @@ def fleet_agent_config(
         f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  keepalive: 5\n"
         f"  reconnect_min: 0.2\n  reconnect_max: 1\n{auth}"
         "homeassistant:\n  enabled: false\n"
-        "health:\n  period: 5s\n"
+        f"health:\n  period: {health_period}\n"
         f"sensors:\n{sensors}"
         f"{extra}"
     )

@@ -151,6 +151,7 @@
       this.row = null;
       this.cells = null;
       this.pendingIds = []; // [interval id, received ms] waiting for the row to show them
+      this.complete = false;
     }
 
     get known() { return this.site !== null && this.device !== null; }
@@ -263,6 +264,7 @@
     ui.siteSelect.length = 1;
     ui.ordered = [];
     stats.rows = 0;
+    stats.complete = 0;
     renderSite(true);
   }
 
@@ -415,7 +417,8 @@
     messages: 0,
     ignored: 0,
     rows: 0,
-    renders: [], // [epoch ms at the end of a frame's DOM work, rows in the table, ms spent]
+    complete: 0, // rows with a status, a health report and the state of every sensor
+    renders: [], // [epoch ms at the end of a frame's DOM work, rows in the table, ms spent, complete rows]
     intervals: [], // [interval id, received epoch ms, shown epoch ms]
   };
 
@@ -506,6 +509,12 @@
     setCell(c.faults, faults.join(', '), faults.length ? 'fault' : '');
     setCell(c.anomalies, anomalies.join(', '), anomalies.length ? 'anomaly' : '');
     updateAges(d, now);
+    const complete = d.status !== null && d.health !== null && d.sensors.size > 0 &&
+      [...d.sensors.values()].every((s) => s.state !== null);
+    if (complete !== d.complete) {
+      stats.complete += complete ? 1 : -1;
+      d.complete = complete;
+    }
     for (const [id, received] of d.pendingIds) {
       stats.intervals.push([id, received, Date.now()]);
     }
@@ -588,7 +597,7 @@
     ui.dirty.clear();
     renderSummary(now);
     const t1 = performance.now();
-    stats.renders.push([Date.now(), stats.rows, t1 - t0]);
+    stats.renders.push([Date.now(), stats.rows, t1 - t0, stats.complete]);
     if (stats.renders.length > LOG_MAX) stats.renders.splice(0, stats.renders.length - LOG_MAX);
   }
 
@@ -1070,6 +1079,7 @@
       messages: stats.messages,
       ignored: stats.ignored,
       rows: stats.rows,
+      complete: stats.complete,
       renders: stats.renders.slice(),
       intervals: stats.intervals.slice(),
     }),
