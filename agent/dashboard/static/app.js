@@ -14,6 +14,7 @@
   'use strict';
 
   const HEALTH_STALE_MIN_S = 180; // three missed reports at the default health.period of 1 min
+  const BACKLOG_AGE_S = 60; // an outbox whose oldest message waits longer is marked
   const FEED_MAX = 200; // events kept per site and in the fleet-wide feed
   const SEEN_IDS_MAX = 20000; // message ids remembered to drop at-least-once duplicates
   const LOG_MAX = 5000; // entries of the timing logs read by the tests and the benchmark
@@ -152,6 +153,8 @@
       this.cells = null;
       this.pendingIds = []; // [interval id, received ms] waiting for the row to show them
       this.complete = false;
+      this.faultList = []; // faults() and anomalies() as of the last row update
+      this.anomalyList = [];
     }
 
     get known() { return this.site !== null && this.device !== null; }
@@ -235,7 +238,7 @@
 
     problem(now) {
       return this.status === 'offline' || this.intervalStale(now) || this.healthStale(now) ||
-        this.faults().length > 0 || this.anomalies().length > 0;
+        this.faultList.length > 0 || this.anomalyList.length > 0;
     }
   }
 
@@ -415,6 +418,7 @@
   const stats = {
     connectedAt: null, // epoch ms of the last successful connect
     messages: 0,
+    lastMessageAt: null, // epoch ms of the latest message
     ignored: 0,
     rows: 0,
     complete: 0, // rows with a status, a health report and the state of every sensor
@@ -448,8 +452,8 @@
       case 'outbox': return d.health && d.health.outbox ? Number(d.health.outbox.depth) : -1;
       case 'ins_today': { const v = d.sum('ins_today'); return v === null ? -1 : v; }
       case 'occupancy': { const v = d.sum('occupancy'); return v === null ? -1 : v; }
-      case 'faults': return d.faults().length;
-      case 'anomalies': return d.anomalies().length;
+      case 'faults': return d.faultList.length;
+      case 'anomalies': return d.anomalyList.length;
       default: return 0;
     }
   }
@@ -468,11 +472,12 @@
     d.row = tr;
     d.cells = cells;
     stats.rows += 1;
-    ui.orderDirty = true;
   }
 
   function setCell(td, text, cls, title) {
-    if (td.textContent !== text) td.textContent = text;
+    const node = td.firstChild;
+    if (node === null) td.textContent = text;
+    else if (node.data !== text) node.data = text; // the same text node: no garbage per update
     const c = cls || (NUMERIC.has(td.dataset.col) ? 'num' : '');
     if (td.className !== c) td.className = c;
     if (title !== undefined && td.title !== title) td.title = title;
@@ -498,7 +503,9 @@
     if (outbox) {
       const oldest = outbox.oldest_age_s === undefined || outbox.oldest_age_s === null ? '' :
         ` (${duration(outbox.oldest_age_s)})`;
-      setCell(c.outbox, `${outbox.depth}${oldest}`, `num${outbox.depth > 0 ? ' anomaly' : ''}`);
+      // A message or two in flight is normal; a backlog older than a minute means the device cannot deliver.
+      const backlog = outbox.depth > 0 && Number(outbox.oldest_age_s || 0) >= BACKLOG_AGE_S;
+      setCell(c.outbox, `${outbox.depth}${oldest}`, `num${backlog ? ' anomaly' : ''}`);
     } else {
       setCell(c.outbox, '—');
     }
@@ -506,6 +513,8 @@
     setCell(c.ins_today, ins === null ? '—' : String(ins));
     setCell(c.occupancy, occ === null ? '—' : String(occ));
     const faults = d.faults(), anomalies = d.anomalies();
+    d.faultList = faults;
+    d.anomalyList = anomalies;
     setCell(c.faults, faults.join(', '), faults.length ? 'fault' : '');
     setCell(c.anomalies, anomalies.join(', '), anomalies.length ? 'anomaly' : '');
     updateAges(d, now);
@@ -537,15 +546,35 @@
     return true;
   }
 
+  function compare(a, b) {
+    const dir = ui.sort.dir;
+    if (a[0] < b[0]) return -dir;
+    if (a[0] > b[0]) return dir;
+    return a[1].name < b[1].name ? -1 : a[1].name > b[1].name ? 1 : 0;
+  }
+
+  /** Put rows created this frame at their place in the current order, leaving the others where they are. */
+  function insertRows(rows, now) {
+    const col = ui.sort.col;
+    for (const d of rows) {
+      const key = [sortValue(d, col, now), d];
+      let lo = 0, hi = ui.ordered.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compare([sortValue(ui.ordered[mid], col, now), ui.ordered[mid]], key) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      ui.tbody.insertBefore(d.row, lo < ui.ordered.length ? ui.ordered[lo].row : null);
+      ui.ordered.splice(lo, 0, d);
+      d.row.hidden = !visible(d, now);
+    }
+  }
+
   function reorder(now) {
-    const { col, dir } = ui.sort;
+    const col = ui.sort.col;
     const list = [];
     for (const d of model.devices.values()) if (d.row) list.push([sortValue(d, col, now), d]);
-    list.sort((a, b) => {
-      if (a[0] < b[0]) return -dir;
-      if (a[0] > b[0]) return dir;
-      return a[1].name < b[1].name ? -1 : a[1].name > b[1].name ? 1 : 0;
-    });
+    list.sort(compare);
     const order = list.map((x) => x[1]);
     const same = order.length === ui.ordered.length && order.every((d, i) => d === ui.ordered[i]);
     if (!same) {
@@ -568,20 +597,24 @@
     const now = Date.now() / 1000;
     const sortCol = ui.sort.col;
     const orderByValue = !['site', 'device'].includes(sortCol);
+    const created = [];
     for (const d of ui.dirty) {
       if (!d.known) continue;
-      if (!d.row) createRow(d);
+      if (!d.row) {
+        createRow(d);
+        created.push(d);
+      }
       updateRow(d, now);
       if (orderByValue || ui.problemsOnly) ui.orderDirty = true;
     }
+    if (created.length) insertRows(created, now);
     if (ui.agesDue) {
       ui.agesDue = false;
       for (const d of model.devices.values()) if (d.row) updateAges(d, now);
       if (orderByValue || ui.problemsOnly) ui.orderDirty = true;
     }
     if (ui.orderDirty) {
-      const fresh = ui.ordered.length !== stats.rows;
-      if (fresh || ui.forceReorder || t0 - ui.lastReorder >= REORDER_EVERY_MS) {
+      if (ui.forceReorder || t0 - ui.lastReorder >= REORDER_EVERY_MS) {
         reorder(now);
         ui.forceReorder = false;
       } else if (!ui.reorderTimer) {
@@ -609,8 +642,8 @@
       if (d.status === 'online') online += 1;
       if (d.status === 'offline') offline += 1;
       if (d.intervalStale(now) || d.healthStale(now)) stale += 1;
-      if (d.faults().length) faults += 1;
-      if (d.anomalies().length) anomalies += 1;
+      if (d.faultList.length) faults += 1;
+      if (d.anomalyList.length) anomalies += 1;
     }
     const text = `${shown} devices · ${online} online · ${offline} offline · ${stale} stale · ` +
       `${faults} with faults · ${anomalies} with anomalies · ${model.sites.size} sites`;
@@ -977,6 +1010,7 @@
     });
     c.on('message', (topic, payload, packet) => {
       stats.messages += 1;
+      stats.lastMessageAt = Date.now();
       apply(topic, payload, Boolean(packet.retain));
     });
     c.on('reconnect', () => setConn('connecting', `${cfg.url} (reconnecting)`));
@@ -1077,6 +1111,7 @@
     stats: () => ({
       connectedAt: stats.connectedAt,
       messages: stats.messages,
+      lastMessageAt: stats.lastMessageAt,
       ignored: stats.ignored,
       rows: stats.rows,
       complete: stats.complete,
