@@ -1001,7 +1001,7 @@
     c.on('connect', () => {
       stats.connectedAt = Date.now();
       setConn('connected', `${cfg.url} · ${cfg.filter}`);
-      c.subscribe(cfg.filter, { qos: 1 }, (err, granted) => {
+      c.subscribe(cfg.filter, { qos: 0 }, (err, granted) => {
         if (err) setConn('error', `subscribe ${cfg.filter}: ${err.message}`);
         else if (granted && granted.some((g) => g.qos === 128)) {
           setConn('error', `the broker refused the subscription to ${cfg.filter} (check the ACL)`);
@@ -1060,7 +1060,8 @@
       $('remember').checked = true;
       $('remember-note').hidden = false;
     }
-    return query.get('connect') === '1' || config.connect === true;
+    const asked = query.get('connect');
+    return asked !== null ? asked === '1' : config.connect === true;
   }
 
   function start() {
