@@ -646,6 +646,7 @@ def run(args: argparse.Namespace, tmp: Path, real: int, health: int) -> None:
         cpu0, wall0 = proc_cpu_seconds(broker.proc.pid), time.monotonic()
         sim_cpu0 = proc_cpu_seconds(sim.pid)
         arrivals_from = time.time()
+        seen = 0.0  # epoch ms of the latest page log entry read
         end = time.monotonic() + args.minutes * 60
         while time.monotonic() < end:
             rss.append(proc_rss(broker.proc.pid))
@@ -655,18 +656,23 @@ def run(args: argparse.Namespace, tmp: Path, real: int, health: int) -> None:
                 }
                 heap.append(metrics["JSHeapUsedSize"])
                 renderer.append(renderer_memory(driver))
-                stats = driver.execute_script("return window.footfallDashboard.stats()")
+                stats = driver.execute_script("return window.footfallDashboard.stats(arguments[0])", seen)
                 for interval_id, received, at in stats["intervals"]:
                     shown[interval_id] = (received / 1000, at / 1000)
                 for t, _, ms, _ in stats["renders"]:
                     frames[t] = ms
+                seen = max([seen] + [t for t, *_ in stats["renders"]] + [at for *_, at in stats["intervals"]])
             time.sleep(1.0)
         broker_cpu = (proc_cpu_seconds(broker.proc.pid) - cpu0) / (time.monotonic() - wall0)
         sim_cpu = (proc_cpu_seconds(sim.pid) - sim_cpu0) / (time.monotonic() - wall0)
-        stats = driver.execute_script("return window.footfallDashboard.stats()")
+        stats = driver.execute_script("return window.footfallDashboard.stats(arguments[0])", seen)
         for interval_id, received, at in stats["intervals"]:
             shown[interval_id] = (received / 1000, at / 1000)
         metrics = {m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
+        driver.execute_cdp_cmd("HeapProfiler.collectGarbage", {})
+        time.sleep(2)
+        live_pss, live_rss = renderer_memory(driver)
+        live_heap = {m["name"]: m["value"] for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]}
 
         arrivals: dict[str, tuple[float, float, int]] = {}
         for t, topic, payload, _ in subscriber.timed():
@@ -699,6 +705,10 @@ def run(args: argparse.Namespace, tmp: Path, real: int, health: int) -> None:
             f"page memory: renderer process PSS median {statistics.median(pss) / mb:.0f} MB, max {max(pss) / mb:.0f} "
             f"MB (RSS median {statistics.median(rss_renderer) / mb:.0f} MB, max {max(rss_renderer) / mb:.0f} MB); "
             f"the same page not connected: PSS {idle_pss / mb:.0f} MB, RSS {idle_rss / mb:.0f} MB"
+        )
+        print(
+            f"page memory after a garbage collection at the end: JS heap {live_heap['JSHeapUsedSize'] / mb:.1f} MB, "
+            f"renderer PSS {live_pss / mb:.0f} MB (RSS {live_rss / mb:.0f} MB)"
         )
         if args.screenshots is not None:
             args.screenshots.mkdir(parents=True, exist_ok=True)

@@ -72,6 +72,7 @@ class Fleet:
     agents: dict[str, AgentProcess]
     subscriber: TimedSubscriber
     driver: Any
+    url: str
     artefacts: Path
 
     @staticmethod
@@ -153,7 +154,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         driver.find_element("id", "username").send_keys(DASHBOARD_USER)
         driver.find_element("id", "password").send_keys(DASHBOARD_PASSWORD)
         driver.find_element("id", "connect").click()
-        fleet = Fleet(broker, agents, subscriber, driver, tmp)
+        fleet = Fleet(broker, agents, subscriber, driver, dashboard.url, tmp)
         assert wait_until(
             lambda: fleet.js("return document.getElementById('conn-state').textContent") == "connected", 15
         )
@@ -317,3 +318,23 @@ def test_the_site_view_shows_counts_health_and_todays_intervals(fleet: Fleet) ->
     fleet.driver.save_screenshot(str(fleet.artefacts / "dashboard-fleet.png"))
     print(f"\nscreenshots: {shot} and {fleet.artefacts / 'dashboard-fleet.png'}")
     assert shot.stat().st_size > 10_000
+
+
+def test_a_wrong_password_is_refused_and_said_so_without_retrying(fleet: Fleet) -> None:
+    driver = fleet.driver
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    try:
+        driver.get(fleet.url)
+        driver.find_element("id", "username").send_keys(DASHBOARD_USER)
+        driver.find_element("id", "password").send_keys("not-the-password")
+        driver.find_element("id", "connect").click()
+        state = "return ['conn-state', 'conn-detail'].map(id => document.getElementById(id).textContent)"
+        assert wait_until(lambda: fleet.js(state)[0] == "error", 10)
+        assert "refused the user name or password" in fleet.js(state)[1]
+        time.sleep(4)
+        assert fleet.js(state)[0] == "error", "no reconnecting with the same refused password"
+        assert fleet.js("return document.querySelectorAll('#fleet tbody tr').length") == 0
+    finally:
+        driver.close()
+        driver.switch_to.window(first)

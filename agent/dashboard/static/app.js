@@ -20,6 +20,7 @@
   const LOG_MAX = 5000; // entries of the timing logs read by the tests and the benchmark
   const REORDER_EVERY_MS = 1000; // a sort by a changing value re-orders the table at most this often
   const STORE_KEY = 'footfall-dashboard';
+  const REFUSED = new Set([4, 5, 134, 135]); // CONNACK codes: bad user name or password, not authorised (3.1.1, 5)
   const SENSOR_TOPIC = /^(.+)\/sensors\/([^/]+)\/(interval|state|anomaly)$/;
   // Fields of one interval in a sensor's series (one flat array of numbers, NaN for null).
   const F_START = 0, F_DUR = 1, F_INS = 2, F_OUTS = 3, F_EXP_IN = 4, F_Z_IN = 5, F_EXP_OUT = 6, F_FLAGS = 7;
@@ -1015,7 +1016,16 @@
     });
     c.on('reconnect', () => setConn('connecting', `${cfg.url} (reconnecting)`));
     c.on('close', () => { if (client === c) setConn('connecting', `${cfg.url} (connection lost, retrying)`); });
-    c.on('error', (err) => setConn('error', `${cfg.url}: ${err.message}`));
+    c.on('error', (err) => {
+      // A refused user name or password does not get better by retrying every few seconds.
+      if (REFUSED.has(err.code)) {
+        client = null;
+        c.end(true);
+        setConn('error', `${cfg.url}: the broker refused the user name or password (${err.message})`);
+      } else {
+        setConn('error', `${cfg.url}: ${err.message}`);
+      }
+    });
   }
 
   function disconnect() {
@@ -1109,15 +1119,16 @@
   }
 
   window.footfallDashboard = {
-    stats: () => ({
+    /** Counters and timing logs for tests and benchmarks; `since` (epoch ms) keeps only the log entries after it. */
+    stats: (since) => ({
       connectedAt: stats.connectedAt,
       messages: stats.messages,
       lastMessageAt: stats.lastMessageAt,
       ignored: stats.ignored,
       rows: stats.rows,
       complete: stats.complete,
-      renders: stats.renders.slice(),
-      intervals: stats.intervals.slice(),
+      renders: stats.renders.filter((r) => r[0] > (since || 0)),
+      intervals: stats.intervals.filter((r) => r[2] > (since || 0)),
     }),
     openSite,
   };
