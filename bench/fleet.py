@@ -716,7 +716,11 @@ def run(args: argparse.Namespace, tmp: Path, real: int, health: int) -> None:
             driver.execute_script("window.scrollTo(0, 0)")
             time.sleep(1.5)
             driver.save_screenshot(str(args.screenshots / "dashboard.png"))
-            camera = next(i for i in range(real, args.devices) if is_camera(i) and i % 97 != 11)
+            # A camera of a simulated store that is open now (its local time between 10:00 and 20:00), if any.
+            cameras = [i for i in range(real, args.devices) if is_camera(i)]
+            camera = next(
+                (i for i in cameras if 10 <= datetime.now(ZoneInfo(zone_of(i))).hour < 20), cameras[0] if cameras else 0
+            )
             driver.execute_script("window.footfallDashboard.openSite(arguments[0])", site_of(camera))
             time.sleep(2.0)
             driver.save_screenshot(str(args.screenshots / "dashboard-site.png"))
