@@ -42,6 +42,7 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 ACL = (ROOT / "firmware-config" / "mosquitto" / "acl").read_text()
 DASHBOARD_USER, DASHBOARD_PASSWORD = "ops.dashboard", "dash-Pa55"
+CAMERA_USER, CAMERA_PASSWORD = "lyon-2/cam-1", "pw-cam-1"
 
 # site, device, time zone, sensors, interval length
 AGENTS = {
@@ -64,6 +65,22 @@ def utc_label(zone: str) -> str:
     """How the page names a zone's offset now: `UTC+01:00`."""
     offset = datetime.now(ZoneInfo(zone)).strftime("%z")
     return f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def publish_as(fleet: Fleet, user: str, password: str, messages: list[tuple[str, Any, bool]]) -> None:
+    """Publish payload models as the broker user `user`, QoS 1, each acknowledged before returning."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=f"as-{user}")
+    client.username_pw_set(user, password)
+    client.connect(fleet.broker.host, fleet.broker.port)
+    client.loop_start()
+    try:
+        for topic, model, retain in messages:
+            client.publish(topic, model.model_dump_json(), qos=1, retain=retain).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 @dataclass
@@ -112,6 +129,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     tmp = tmp_path_factory.mktemp("dashboard")
     users = {DASHBOARD_USER: DASHBOARD_PASSWORD}
     users.update({f"{site}/{device}": f"pw-{device}" for site, device, *_ in AGENTS.values()})
+    users[CAMERA_USER] = CAMERA_PASSWORD
     (tmp / "broker").mkdir()
     broker = WsBroker(tmp / "broker", users=users, acl=ACL)
     broker.start()
@@ -261,19 +279,9 @@ def test_a_traffic_anomaly_and_a_real_fault_event_appear_in_the_feeds(fleet: Fle
         intervals=1,
         agent_version=__version__,
     )
-    import paho.mqtt.client as mqtt
-
-    client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id="berlin-anomaly")
-    client.username_pw_set("berlin-1/door-a", "pw-door-a")
-    client.connect(fleet.broker.host, fleet.broker.port)
-    client.loop_start()
-    try:
-        client.publish(
-            f"{fleet.prefix('berlin')}/sensors/door/anomaly", traffic.model_dump_json(), qos=1
-        ).wait_for_publish(5)
-    finally:
-        client.disconnect()
-        client.loop_stop()
+    publish_as(
+        fleet, "berlin-1/door-a", "pw-door-a", [(f"{fleet.prefix('berlin')}/sensors/door/anomaly", traffic, False)]
+    )
     feed = "return [...document.querySelectorAll('#fleet-feed li')].map(li => [li.dataset.eventId, li.textContent])"
     assert wait_until(lambda: any(i == traffic.id for i, _ in fleet.js(feed)), 5)
     text = next(t for i, t in fleet.js(feed) if i == traffic.id)
@@ -318,6 +326,97 @@ def test_the_site_view_shows_counts_health_and_todays_intervals(fleet: Fleet) ->
     fleet.driver.save_screenshot(str(fleet.artefacts / "dashboard-fleet.png"))
     print(f"\nscreenshots: {shot} and {fleet.artefacts / 'dashboard-fleet.png'}")
     assert shot.stat().st_size > 10_000
+
+
+def test_the_fleet_table_sorts_and_filters_by_site(fleet: Fleet) -> None:
+    fleet.js("document.getElementById('tab-fleet').click()")
+    shown = (
+        "return [...document.querySelectorAll('#fleet tbody tr')].filter(tr => !tr.hidden)"
+        ".map(tr => tr.cells[0].textContent)"
+    )
+    sites = fleet.js(shown)
+    assert sites == sorted(sites) and len(set(sites)) >= 3
+    fleet.js("document.querySelector('#fleet th[data-col=site]').click()")
+    assert wait_until(lambda: fleet.js(shown) == sorted(sites, reverse=True), 3), fleet.js(shown)
+    fleet.js("document.querySelector('#fleet th[data-col=site]').click()")
+    assert wait_until(lambda: fleet.js(shown) == sorted(sites), 3)
+    set_filter = (
+        "const f = document.getElementById('site-filter'); f.value = arguments[0]; f.dispatchEvent(new Event('input'))"
+    )
+    fleet.js(set_filter, "NYC")
+    assert wait_until(lambda: fleet.js(shown) == ["nyc-7", "nyc-7"], 3), fleet.js(shown)
+    fleet.js(set_filter, "")
+    assert wait_until(lambda: fleet.js(shown) == sorted(sites), 3)
+
+
+def test_a_camera_sensor_shows_its_lines_and_zones_in_the_site_view(fleet: Fleet) -> None:
+    from agent import __version__
+    from agent.payloads import IntervalPayload, LineCounts, SensorState, ZoneCounts
+
+    # A camera agent needs a video source: this camera's interval and state are built by the agent's own
+    # payload models and published with the camera device's credentials, as its agent would publish them.
+    zone = ZoneInfo("Europe/Paris")
+    end_ts = float(int(time.time()) // 60 * 60)
+    start, end = (datetime.fromtimestamp(t, zone).isoformat() for t in (end_ts - 60, end_ts))
+    site, device, sensor = "lyon-2", "cam-1", "entrance"
+    interval = IntervalPayload(
+        id=f"{site}/{device}/{sensor}/{start}",
+        site=site,
+        device=device,
+        sensor=sensor,
+        start=start,
+        end=end,
+        start_ts=end_ts - 60,
+        duration_s=60.0,
+        ins=7,
+        outs=5,
+        occupancy=9,
+        total_in=1007,
+        total_out=998,
+        coverage_s=60.0,
+        coverage=1.0,
+        rejected_lines=0,
+        disconnects=0,
+        counter_resets=0,
+        lines={"door": LineCounts(ins=7, outs=4), "side": LineCounts(ins=0, outs=1)},
+        zones={
+            "queue": ZoneCounts(entries=4, exits=3, occupancy=2, dwell_count=3, dwell_median_s=95.0, dwell_mean_s=110.2)
+        },
+        agent_version=__version__,
+    )
+    state = SensorState.model_validate(
+        {
+            "site": site,
+            "device": device,
+            "sensor": sensor,
+            "ts": end_ts,
+            "at": end,
+            "source_up": True,
+            "occupancy": 9,
+            "zone_occupancy": {"queue": 3},
+            "day_start": datetime.fromtimestamp(end_ts, zone).replace(hour=4, minute=0, second=0).isoformat(),
+            "ins_today": 120,
+            "outs_today": 111,
+            "last_interval": {"start": start, "end": end, "ins": 7, "outs": 5, "coverage": 1.0},
+        }
+    )
+    prefix = f"footfall/{site}/{device}/sensors/{sensor}"
+    publish_as(
+        fleet, CAMERA_USER, CAMERA_PASSWORD, [(f"{prefix}/state", state, True), (f"{prefix}/interval", interval, False)]
+    )
+    assert wait_until(
+        lambda: fleet.js("return document.querySelector('#fleet tbody tr[data-key=\"footfall/lyon-2/cam-1\"]')"), 5
+    )
+    fleet.js("window.footfallDashboard.openSite('lyon-2')")
+    rows = (
+        "return [...document.querySelectorAll(arguments[0] + ' tr')].slice(1)"
+        ".map(tr => [...tr.cells].map(td => td.textContent))"
+    )
+    assert wait_until(lambda: fleet.js(rows, "#site-devices table.lines"), 5)
+    assert fleet.js(rows, "#site-devices table.lines") == [["door", "7", "4"], ["side", "0", "1"]]
+    # Occupancy now from the state, the interval's entries, exits and dwell times.
+    assert fleet.js(rows, "#site-devices table.zones") == [["queue", "3", "4", "3", "1m35s", "1m50s"]]
+    fleet.js("document.getElementById('tab-fleet').click()")
 
 
 def test_a_wrong_password_is_refused_and_said_so_without_retrying(fleet: Fleet) -> None:
