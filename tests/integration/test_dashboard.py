@@ -22,6 +22,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+# The agent's payload models, for the two messages the test publishes itself: the only imports from the agent.
+from agent import __version__
+from agent.payloads import AnomalyEventPayload, IntervalPayload, LineCounts, SensorState, ZoneCounts
 from tests.integration.agent_process import AgentProcess
 from tests.integration.browser import (
     DashboardServer,
@@ -252,9 +255,6 @@ def test_a_sigkilled_agent_is_marked_offline_through_its_last_will(fleet: Fleet)
 
 
 def test_a_traffic_anomaly_and_a_real_fault_event_appear_in_the_feeds(fleet: Fleet) -> None:
-    from agent import __version__
-    from agent.payloads import AnomalyEventPayload
-
     # A real traffic anomaly needs weeks of warm-up at 1-minute intervals or more, so this event is built
     # by the agent's own payload model and published with the Berlin agent's credentials, as its agent would.
     zone = ZoneInfo("Europe/Berlin")
@@ -350,9 +350,6 @@ def test_the_fleet_table_sorts_and_filters_by_site(fleet: Fleet) -> None:
 
 
 def test_a_camera_sensor_shows_its_lines_and_zones_in_the_site_view(fleet: Fleet) -> None:
-    from agent import __version__
-    from agent.payloads import IntervalPayload, LineCounts, SensorState, ZoneCounts
-
     # A camera agent needs a video source: this camera's interval and state are built by the agent's own
     # payload models and published with the camera device's credentials, as its agent would publish them.
     zone = ZoneInfo("Europe/Paris")
