@@ -46,6 +46,11 @@ COMMANDS: list[tuple[str, str, dict[str, str]]] = [
         "agent.cli.monitor",
         {"help": "live view of one or many devices from the broker, refreshing in place"},
     ),
+    (
+        "dashboard",
+        "agent.cli.dashboard",
+        {"help": "serve the fleet dashboard web page (MQTT over WebSockets) locally, or print where it is"},
+    ),
 ]
 
 
