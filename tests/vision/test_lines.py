@@ -211,9 +211,9 @@ def test_crossing_reports_direction_track_and_time() -> None:
     ("band", "box_fraction", "ys", "expected"),
     [
         (0.0, 0.25, steps(40, 108) + steps(108, 40), (0, 0)),  # 10 px band from the 40 px box
-        (0.0, 0.25, steps(40, 112) + steps(112, 40), (1, 1)),
+        (0.0, 0.25, steps(40, 125) + steps(125, 40), (1, 1)),
         (20.0, 0.0, steps(40, 118) + steps(118, 40), (0, 0)),
-        (20.0, 0.25, steps(40, 125) + steps(125, 40), (1, 1)),
+        (20.0, 0.25, steps(40, 145) + steps(145, 40), (1, 1)),
     ],
 )
 def test_band_is_the_larger_of_pixels_and_box_fraction(
