@@ -277,12 +277,16 @@ class Tracker:
                 low = np.nonzero(~high_mask & (scores >= cfg.low_score))[0]
                 # 1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that
                 # were matched last frame; 3. tentative tracks; 4. re-finding by centre distance
+                any_tentative = bool(tentative.any())
                 stage(established, high, iou_cost, 1.0 - cfg.match_iou)
-                stage(state == _CONFIRMED, low, iou_cost, 1.0 - cfg.low_match_iou)
-                stage(tentative, high, iou_cost, 1.0 - cfg.tentative_match_iou)
-                if cfg.recover_distance > 0:
+                if len(low):
+                    stage(state == _CONFIRMED, low, iou_cost, 1.0 - cfg.low_match_iou)
+                if any_tentative:
+                    stage(tentative, high, iou_cost, 1.0 - cfg.tentative_match_iou)
+                if cfg.recover_distance > 0 and det_free[high].any() and track_free.any():
                     stage(established, high, centre_cost, cfg.recover_distance)
-                    stage(tentative, high, centre_cost, cfg.recover_distance)
+                    if any_tentative:
+                        stage(tentative, high, centre_cost, cfg.recover_distance)
             held = np.zeros(0, dtype=int)
             if matched_rows:
                 rows = np.concatenate(matched_rows)
@@ -367,7 +371,8 @@ class Tracker:
         if len(self._info) == 0:
             return []
         xyxy = _cxcywh_to_xyxy(self._kf[:, _X]).tolist()
+        make = Track._make  # tuple.__new__ directly: tens of these per frame
         return [
-            Track(row[_ID], _STATES[row[_STATE]], tuple(b), sc, row[_HITS], row[_SINCE], row[_FIRST], row[_LAST])
+            make((row[_ID], _STATES[row[_STATE]], tuple(b), sc, row[_HITS], row[_SINCE], row[_FIRST], row[_LAST]))
             for row, b, sc in zip(self._info.tolist(), xyxy, self._score.tolist(), strict=True)
         ]
