@@ -13,7 +13,8 @@ A count has to survive what trackers and detectors really deliver, so the rules 
 - A crossing is sure once the track is `SURE` bands past the line on its new side or has stayed on that side
   for `HOLD_S` seconds; it is counted then. A track that comes back before that (an anchor hopping between
   two people in a crowd, a box pulled across by a neighbour) counts neither way. A track that ends (is
-  evicted) while its crossing waits is judged by where it was going: the crossing counts.
+  evicted) while its crossing waits, or ends on the line past its middle walking away from its side, is
+  judged by where it was going: the crossing counts.
 - Tentative tracks are followed from birth but their crossings are held back; they are released when the
   track is confirmed (so somebody confirmed just after the line still counts) and dropped if it never is.
 - Hand-over of a lost track: when a person's track is lost near the line and a new track is born for the same
@@ -182,8 +183,8 @@ class LineCounter:
             st = states.pop(tid)
             self._waiting.discard(tid)
             self._holding.discard(tid)
-            if st.held is not None and st.confirmed and not st.pending:
-                self._emit(st.held, out)  # it ended after crossing: where it was going counts
+            if st.confirmed and not st.pending:
+                self._judge_end(tid, st, t, out)
         observed = [tr for tr in tracks if tr.time_since_update == 0]
         if observed:
             boxes = np.array([tr.box for tr in observed], dtype=float)
@@ -263,6 +264,19 @@ class LineCounter:
                 self._waiting.add(tr.id)
         st.side = side
         st.sided = True
+
+    def _judge_end(self, tid: int, st: _LineTrack, t: float, out: list[Crossing]) -> None:
+        """A confirmed track has ended: a crossing still waiting to be sure counts, and so does one that ended
+        on the line past its middle, walking away from the side it had (where it was going): furthest from
+        that side at its last sighting, give or take half a band of jitter."""
+        if st.held is not None:
+            self._emit(st.held, out)
+            return
+        if st.side == 0 or len(st.recent) < 2:
+            return
+        away = [-m * st.side for m, _ in st.recent]  # bands towards the other side
+        if away[-1] > 0 and away[-1] > away[0] and away[-1] >= max(away) - 0.5:
+            self._emit(Crossing(self.name, tid, "out" if st.side > 0 else "in", st.recent[-1][1]), out)
 
     def _release(self, tr: Track, st: _LineTrack, crossing: Crossing, out: list[Crossing]) -> None:
         """Count a sure crossing now, or hold it until the track is confirmed."""

@@ -74,6 +74,18 @@ LINE_CASES = [
     ),
     LineCase("lost before the line and never seen again", walk(1, 100, steps(40, 95)) + lost(1, 100, 110, 20), 0, 0),
     LineCase(
+        "ended on the line past its middle, walking in",
+        walk(1, 100, [40.0, 60.0, 80.0, 90.0, 96.0, 99.0, 102.0]) + lost(1, 100, 110, 5) + [{}],
+        1,
+        0,
+    ),
+    LineCase(
+        "ended on the line past its middle, but walking back",
+        walk(1, 100, [40.0, 60.0, 80.0, 90.0, 96.0, 104.0, 101.0]) + lost(1, 100, 98, 5) + [{}],
+        0,
+        0,
+    ),
+    LineCase(
         "track broken on the line, new id on the other side (hand-over)",
         walk(1, 100, steps(40, 92))
         + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160)[1:])),

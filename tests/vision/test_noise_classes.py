@@ -39,6 +39,14 @@ def lingering(people: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(pid), np.array(frame), np.concatenate(boxes)
 
 
+def test_a_person_last_seen_on_the_line_walking_in_counts() -> None:
+    """The detector loses someone for good just past the middle of the line (hidden behind the door frame,
+    out of the picture): once the track is evicted it is judged by where it was going."""
+    rows = np.array([[f, 300.0, 100.0 + 8 * f, 340.0, 200.0 + 8 * f, 0.9] for f in range(7)], dtype=float)
+    rows = np.vstack([rows, [120, 0.0, 0.0, 0.0, 0.0, 0.0]])  # frames go on (an empty box at score 0)
+    assert count(rows) == (1, 0)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_jitter_of_a_person_waiting_on_the_line_counts_once(seed: int) -> None:
     """Box edges jitter by 10% of the box (the hard level) while people stand on the line for 3 s: every
@@ -62,4 +70,4 @@ def test_merged_boxes_of_people_walking_side_by_side_keep_both() -> None:
     assert errors <= MERGE_ERRORS, f"{errors} of {truth} crossings miscounted"
 
 
-MERGE_ERRORS = 12
+MERGE_ERRORS = 12  # this code miscounts 12 of the 112 crossings; before merged boxes were held it was 17
