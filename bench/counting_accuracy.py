@@ -56,7 +56,7 @@ GOALS = {"clean": 0.99, "moderate": 0.99, "hard": 0.97}
 
 DRIVER = """
 import json, sys
-from agent.cli import main
+from agent.cli.main import main
 for argv in json.load(open(sys.argv[1])):
     code = main(["replay", *argv])
     if code:
