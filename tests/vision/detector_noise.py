@@ -117,7 +117,8 @@ def simulate(
             keep[rows[(pid[rows] == pid[s]) & (frame[rows] < frame[s] + length)]] = False
     extra: list[list[float]] = []
     if noise.merge > 0:
-        merged_until: dict[tuple[int, int], int] = {}
+        merged_until: dict[int, int] = {}  # pair key (pid_a << 32 | pid_b) -> last merged frame
+        live = np.zeros(0, dtype=np.int64)
         bounds = np.flatnonzero(np.diff(frame)) + 1
         for rows in np.split(np.arange(n), bounds):
             if len(rows) < 2:
@@ -125,22 +126,28 @@ def simulate(
             f = int(frame[rows[0]])
             iou = _iou_pairs(exact[rows])
             ii, jj = np.nonzero(np.triu(iou > 0, 1))
+            if len(ii) == 0:
+                continue
+            # only pairs that start a merge now or are in one matter: found with whole-array operations
+            keys = pid[rows[ii]].astype(np.int64) * (1 << 32) + pid[rows[jj]]
+            active = np.array([merged_until.get(int(k), -1) >= f for k in keys[np.isin(keys, live)]])
+            ongoing = np.zeros(len(ii), dtype=bool)
+            ongoing[np.isin(keys, live)] = active
+            starting = (iou[ii, jj] >= noise.merge_iou) & (rng.random(len(ii)) < noise.merge) & ~ongoing
             busy: set[int] = set()
-            for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
-                ri, rj = int(rows[i]), int(rows[j])
+            for k in np.flatnonzero(ongoing | starting).tolist():
+                ri, rj = int(rows[ii[k]]), int(rows[jj[k]])
                 if ri in busy or rj in busy:
                     continue
-                key = (int(pid[ri]), int(pid[rj]))
-                until = merged_until.get(key, -1)
-                if until < f and iou[i, j] >= noise.merge_iou and rng.random() < noise.merge:
+                if starting[k]:
                     lo, hi = noise.merge_frames
-                    until = merged_until[key] = f + int(rng.integers(lo, hi + 1)) - 1
-                if until >= f:
-                    busy.update((ri, rj))
-                    pair = noisy[[ri, rj]]
-                    union = [pair[:, 0].min(), pair[:, 1].min(), pair[:, 2].max(), pair[:, 3].max()]
-                    extra.append([f, *union, float(_scores(rng, noise.score, 1)[0])])
-                    keep[ri] = keep[rj] = False
+                    merged_until[int(keys[k])] = f + int(rng.integers(lo, hi + 1)) - 1
+                busy.update((ri, rj))
+                pair = noisy[[ri, rj]]
+                union = [pair[:, 0].min(), pair[:, 1].min(), pair[:, 2].max(), pair[:, 3].max()]
+                extra.append([f, *union, float(_scores(rng, noise.score, 1)[0])])
+                keep[ri] = keep[rj] = False
+            live = np.array([k for k, until in merged_until.items() if until >= f], dtype=np.int64)
     if noise.fp > 0 and n:
         first, last = int(frame.min()), int(frame.max())
         lo, hi = noise.fp_frames
