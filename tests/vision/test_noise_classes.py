@@ -9,7 +9,7 @@ import pytest
 from agent.config.counting import CountingConfig, LineConfig
 from agent.vision.pipeline import CountingPipeline
 from tests.vision.detector_noise import CLASSES, simulate
-from tests.vision.door_walks import FPS, INSIDE, LINE, SIZE, door_walk
+from tests.vision.door_walks import FPS, INSIDE, LINE, SIZE
 
 BOX_W, BOX_H = 40.0, 100.0
 
@@ -56,18 +56,15 @@ def test_jitter_of_a_person_waiting_on_the_line_counts_once(seed: int) -> None:
     assert count(rows) == (5, 0)
 
 
-def test_merged_boxes_of_people_walking_side_by_side_keep_both() -> None:
-    """Two columns of people through the door, overlapping neighbours reported as one union box for 5-15
-    frames (5% a frame per overlapping pair): over eight seeded door walks at most a few are lost."""
-    errors = 0
-    truth = 0
-    for seed in range(8):
-        walk = door_walk(seed)
-        rows = simulate(walk.pid, walk.frame, walk.boxes, SIZE, CLASSES["merges"], seed)
-        got = count(rows)
-        errors += abs(got[0] - walk.truth[0]) + abs(got[1] - walk.truth[1])
-        truth += sum(walk.truth)
-    assert errors <= MERGE_ERRORS, f"{errors} of {truth} crossings miscounted"
-
-
-MERGE_ERRORS = 12  # this code miscounts 12 of the 112 crossings; before merged boxes were held it was 17
+def test_a_short_false_positive_across_the_line_while_a_person_is_hidden_counts_nothing() -> None:
+    """Someone walks up to the door and stops just short of it; hidden for 8 frames (an occlusion burst), the
+    detector meanwhile fires twice on the far side of the line, near where they stand. The lost track takes
+    the false box and so is across the line, then finds the person again where they stood: nobody crossed."""
+    rows = []
+    for f in range(60):
+        feet = min(120.0 + 10 * f, 215.0)
+        if not 20 <= f < 28:
+            rows.append([f, 300.0, feet - BOX_H, 340.0, feet, 0.9])
+        if f in (22, 23):
+            rows.append([f, 305.0, 262.0 - BOX_H, 345.0, 262.0, 0.9])
+    assert count(np.array(rows)) == (0, 0)
