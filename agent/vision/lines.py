@@ -43,11 +43,16 @@ from agent.vision.geometry import Polyline, anchor_points
 from agent.vision.tracking import Track
 
 Direction = Literal["in", "out"]
-# Chosen on bench/counting_accuracy.py's grid (every failure class and the three combined levels, Juelich and
-# door walks, overhead and side views, seeds 1-3), where each was the best or within noise of it:
-WINDOW = 5  # observed frames in the median: 1 (no median) loses 0.2-0.3 of accuracy under hard jitter, 7 no gain
-HOLD_S = 0.8  # 0.4 s lets hopping tracks through (hard: 0.79 vs 0.84 worse direction), 1.5 s gains nothing
-SURE = 2.0  # bands past the line that make a crossing sure at once (a 1-band walk-through can still turn back)
+# Measured on bench/counting_accuracy.py's combined levels (Juelich and door walks, overhead and side views;
+# accuracy of the worse direction over all walks, seed 1; clean / moderate / hard):
+# WINDOW, observed frames in the median, measured before HOLD_S existed: 1 (no median) 0.947 / 0.795 / 0.576,
+#   3 0.941 / 0.833 / 0.696, 5 0.947 / 0.844 / 0.751, 7 0.956 / 0.833 / 0.808. 7 looked better under hard
+#   noise and was not re-measured with the hold; 5 keeps the lag at two frames (0.2 s at 10 fps).
+# HOLD_S, seconds on the new side before a crossing is sure: 0.4 hard 0.785, 0.8 0.844, 1.5 0.829.
+# SURE, bands past the line that make it sure at once: 2 was not swept; one band past can still be jitter.
+WINDOW = 5
+HOLD_S = 0.8
+SURE = 2.0
 
 
 @dataclass(frozen=True)
