@@ -25,7 +25,9 @@ A count has to survive what trackers and detectors really deliver, so the rules 
   track is still lost and still on its side, the crossing is counted once and the lost track's side is
   cleared, so that if it re-appears it cannot count the same passage again. A lost track can give its side
   away only once; a new track that never confirms takes nothing away; someone standing beside the line
-  does not inherit the side of a neighbour whose track was lost walking away from it.
+  does not inherit the side of a neighbour whose track was lost walking away from it, and someone walking
+  towards the line from its far side (coming the other way) does not inherit the side of a track lost on
+  its way over.
 
 Pure: no I/O, no threads; time is passed in as float seconds.
 """
@@ -299,6 +301,8 @@ class LineCounter:
             return
         if st.pending or st.side == 0 or donor.side != -st.side:
             return
+        if len(st.recent) >= 2 and (st.recent[-1][0] - st.recent[0][0]) * st.side < 0:
+            return  # walking back towards the line: someone coming the other way, not the lost person going on
         donor.side = 0
         donor.sided = True
         donor.recent.clear()
