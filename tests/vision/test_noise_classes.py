@@ -9,8 +9,12 @@ import pytest
 from agent.config.counting import CountingConfig, LineConfig
 from agent.vision.pipeline import CountingPipeline
 from tests.vision.detector_noise import CLASSES, simulate
-from tests.vision.door_walks import FPS, INSIDE, LINE, SIZE
 
+# A 640x480 camera over a door at 10 fps (the agent's default): the door line across the middle, "in" is down.
+SIZE = (640, 480)
+FPS = 10.0
+LINE = [(60.0, 240.0), (580.0, 240.0)]
+INSIDE = (320.0, 400.0)
 BOX_W, BOX_H = 40.0, 100.0
 
 
