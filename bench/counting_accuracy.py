@@ -1,48 +1,35 @@
-"""Line counting accuracy on real pedestrian trajectories seen through a simulated camera and detector.
+"""Line counting accuracy through a failing detector: real and simulated walks, every failure class, two counters.
 
-The trajectories in ../shared/data/trajectories/ are heads tracked from above in published crowd
-experiments (Forschungszentrum Juelich; see ../shared/README.md), with exact crossing counts. Each file is
-turned into per-frame detections as an overhead people counter would see them, the detections are written to
-a CSV and run through the real `replay --detections ... --line ... --anchor center --json` command with its
-default tracker and line settings, and the counts are compared with the truth for each direction. One Python
-process per grid cell runs the command's entry point for each recording (`footfall-agent replay` once the CLI
-offers it, else `python -m agent.cli.replay`), so the imports are paid once per cell; `--per-file` starts one
-process per recording instead. The full grid takes a few minutes on 2 cores; `--quick` runs only the clean
-cell and the two goal cells.
+Walks and cameras (bench/counting_scenes.py): the five real Juelich recordings (../shared/data/trajectories/)
+and simulated shop doors (JuPedSim, skipped with a note when it is not installed: `pip install
+jupedsim==1.4.2`), each seen by an overhead camera (head anchor) and an elevated side camera (feet anchor),
+with exact boxes and the true crossings of the line.
 
-Camera model (overhead, like a door counter): a pinhole camera 6 m above the floor looking straight down,
-centred over the middle of the counting line, 1280x720 pixels covering 8 m x 4.5 m at head height (160 px/m).
-Heads are projected with their measured height, so taller people appear slightly bigger and further out;
-since the camera is above the line, the line projects to the same image line at every height and the side
-of a person in the image is their side in the world. The box is the head-and-shoulders outline seen from
-above: an ellipse 0.46 m (shoulders, per-person +-0.03 m) by 0.28 m (chest depth), turned to the walking
-direction, boxed axis-aligned. The anchor is the box centre (the head), so the replay uses --anchor center.
+Detector failures (tests/vision/detector_noise.py): independent misses, occlusion bursts, merged boxes,
+box jitter, short false positives and lower scores, each a parameter. The grid is every class alone at its
+hard value, then the three combined levels of the goals:
 
-Detector errors, per grid cell (miss, jitter, fp):
-- missed detections: half independent per frame, half in bursts (mean 5 frames) per person;
-- jitter: gaussian noise on each box edge, sigma = jitter x box width (x edges) or height (y edges);
-- false positives, `fp` per frame on average: 70% random person-sized boxes anywhere, 30% persistent clutter
-  at 3 fixed places (one of them right on the line) firing in bursts of about 10 frames;
-- identity-confusing near misses, at a rate of miss/2: when two people's heads are closer than 0.3 m, their
-  two boxes merge into one for 2-8 frames, or one box is pulled half-way towards the other for a frame
-  (detections carry no identity, so "swapping" two boxes is only confusing in this form);
-- scores: 0.82 +- 0.08 normally, 15% of true detections in 0.2..0.5 (partly hidden), merged boxes 0.4..0.7.
+    clean     exact boxes, scores 0.9
+    moderate  10% misses, bursts 0.4%/person-frame (5-10 frames), merges 5% (5-15 frames), jitter 5%,
+              0.1 false positives per frame (1-3 frames), scores 0.8
+    hard      20% misses, bursts 0.8%, merges 5%, jitter 10%, 0.2 false positives per frame, scores 0.7
 
-Truth: crossings of the line by each person with a 5 cm hysteresis in the world, which equals the README's
-per-person net counts (one person in the bi-directional corridor jitters back and forth across the line
-within 3 cm; raw sign changes count that as 2 in + 1 out, the README's first figures, also checked here).
+Each cell's detections are written to CSV files and counted by the real `footfall-agent replay --detections
+... --line ... --in-side ... --anchor ... --json` with its default tracker and line settings (one Python
+process per seed and cell runs the command's entry point for every file, so the imports are paid once), and
+by the plain greedy-IoU + hysteresis baseline (bench/greedy_baseline.py) on the same detections in the same
+run. `--in-process` runs the same `CountingPipeline` without the CSV and the command (quicker to iterate).
 
-Accuracy per direction = 1 - sum|counted - truth| / sum truth over all files, where "in" is each file's main
-flow direction (+x in the bi-directional corridor) and "out" the other one; false outs in one-way flows count
-as errors of "out". Goals: >= 99% per direction at 10% misses, 5% jitter, 0.1 FP/frame; >= 97% at twice those.
+Accuracy per direction = 1 - sum |counted - truth| / sum truth, pooled over every walk, view and seed ("in"
+is each walk's main direction, so false outs of one-way flows count against "out"). Goals: >= 0.99 clean,
+>= 0.99 moderate, >= 0.97 hard, and never below the baseline.
 
-    python bench/counting_accuracy.py [--quick] [--jobs 2] [--seed 1] [--keep DIR] [--per-file]
+    python bench/counting_accuracy.py [--seeds 1 2 3] [--quick] [--jobs 2] [--families juelich door]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import subprocess
@@ -56,428 +43,204 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-TRAJECTORIES = REPO / ".." / "shared" / "data" / "trajectories"
-FPS = 25.0
-WIDTH, HEIGHT = 1280, 720
-CAMERA_HEIGHT_M = 6.0
-REFERENCE_HEIGHT_M = 1.7
-PX_PER_M = 160.0
-SHOULDERS_M, SHOULDERS_SD_M, DEPTH_M = 0.46, 0.03, 0.28
-TRUTH_BAND_M = 0.05
-CLOSE_M = 0.3
-LINE_HALF_LENGTH_PX = 360.0
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import greedy_baseline  # noqa: E402
+from counting_scenes import Scene, scenes  # noqa: E402
+
+from tests.vision.detector_noise import CLASSES, LEVELS, Noise, simulate, write_csv  # noqa: E402
+
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-
-
-@dataclass(frozen=True)
-class Recording:
-    """One trajectory file and its counting line (x = 0 or y = 0 in the world)."""
-
-    name: str
-    unit_m: float
-    axis: int  # 0: line x = 0, 1: line y = 0
-    in_sign: int  # +1: moving towards +axis is "in"
-    readme_raw: tuple[int, int]  # README crossings (in, out) as sign changes
-    readme_net: tuple[int, int]  # README per-person net counts (in, out)
-
-
-RECORDINGS = [
-    Recording("bi_corr_400_b_03.txt", 0.01, 0, +1, (232, 250), (231, 249)),
-    Recording("040_c_56_h-.txt", 1.0, 1, -1, (75, 0), (75, 0)),
-    Recording("traj_UNI_CORR_500_01.txt", 1.0, 0, -1, (148, 0), (148, 0)),
-    Recording("uo-180-180-120.txt", 0.01, 1, -1, (170, 0), (170, 0)),
-    Recording("uo-050-180-180.txt", 0.01, 1, -1, (61, 0), (61, 0)),
-]
-
-
-@dataclass(frozen=True)
-class Errors:
-    """Detector error rates of one grid cell."""
-
-    miss: float
-    jitter: float
-    fp: float
-
-    @property
-    def near(self) -> float:
-        return self.miss / 2
-
-
-@dataclass
-class Scene:
-    """A recording projected into the image: per row (person, frame) the box and the world position."""
-
-    rec: Recording
-    pid: np.ndarray
-    frame: np.ndarray
-    pos: np.ndarray  # world metres (N,2)
-    boxes: np.ndarray  # clean xyxy pixels (N,4)
-    line: tuple[float, float, float, float]
-    in_point: tuple[float, float]
-    first_frame: int
-    truth: tuple[int, int]
-    raw: tuple[int, int]
-
-
-def load(rec: Recording) -> np.ndarray:
-    data = np.loadtxt(TRAJECTORIES / rec.name, comments="#")
-    data[:, 2:5] *= rec.unit_m
-    order = np.lexsort((data[:, 1], data[:, 0]))
-    return data[order]
-
-
-def crossings(pid: np.ndarray, coord: np.ndarray, band: float) -> tuple[int, int]:
-    """(towards +, towards -) transitions between sides beyond +-band, per person."""
-    plus = minus = 0
-    for p in np.unique(pid):
-        side = 0
-        for c in coord[pid == p]:
-            new = 1 if c > band else -1 if c < -band else 0
-            if new and side and new != side:
-                plus += new > 0
-                minus += new < 0
-            side = new or side
-    return plus, minus
-
-
-def heading(pid: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Walking direction per row from the displacement over +-5 frames (0.4 s) within each person."""
-    angle = np.zeros(len(pid))
-    for p in np.unique(pid):
-        idx = np.flatnonzero(pid == p)
-        xy = pos[idx]
-        ahead = xy[np.minimum(np.arange(len(idx)) + 5, len(idx) - 1)]
-        behind = xy[np.maximum(np.arange(len(idx)) - 5, 0)]
-        d = ahead - behind
-        angle[idx] = np.arctan2(d[:, 1], d[:, 0])
-    return angle
-
-
-def project(rec: Recording) -> Scene:
-    data = load(rec)
-    pid, frame, pos, z = data[:, 0].astype(int), data[:, 1].astype(int), data[:, 2:4], data[:, 4]
-    axis, other = rec.axis, 1 - rec.axis
-    centre = np.zeros(2)
-    centre[other] = (pos[:, other].min() + pos[:, other].max()) / 2
-    scale = PX_PER_M * (CAMERA_HEIGHT_M - REFERENCE_HEIGHT_M) / np.maximum(CAMERA_HEIGHT_M - z, 0.5)
-    rel = (pos - centre) * scale[:, None]
-    # image: the coordinate across the line runs along u (line x = 0) or v (line y = 0, world +y up)
-    u = WIDTH / 2 + rel[:, 0]
-    v = HEIGHT / 2 - rel[:, 1]
-    rng = np.random.default_rng(1234)
-    people = np.unique(pid)
-    shoulders = dict(zip(people, rng.normal(SHOULDERS_M, SHOULDERS_SD_M, len(people)), strict=True))
-    a = np.array([shoulders[p] for p in pid]) / 2 * scale
-    b = DEPTH_M / 2 * scale
-    phi = heading(pid, pos) + np.pi / 2
-    hx = np.hypot(a * np.cos(phi), b * np.sin(phi))
-    hy = np.hypot(a * np.sin(phi), b * np.cos(phi))
-    boxes = np.stack([u - hx, v - hy, u + hx, v + hy], axis=1)
-    if axis == 0:
-        line = (WIDTH / 2, HEIGHT / 2 - LINE_HALF_LENGTH_PX, WIDTH / 2, HEIGHT / 2 + LINE_HALF_LENGTH_PX)
-        in_point = (WIDTH / 2 + 100.0 * rec.in_sign, HEIGHT / 2)
-    else:
-        line = (WIDTH / 2 - 2 * LINE_HALF_LENGTH_PX, HEIGHT / 2, WIDTH / 2 + 2 * LINE_HALF_LENGTH_PX, HEIGHT / 2)
-        in_point = (WIDTH / 2, HEIGHT / 2 - 100.0 * rec.in_sign)
-    plus, minus = crossings(pid, pos[:, axis], TRUTH_BAND_M)
-    raw_plus, raw_minus = crossings(pid, pos[:, axis], 0.0)
-    truth = (plus, minus) if rec.in_sign > 0 else (minus, plus)
-    raw = (raw_plus, raw_minus) if rec.in_sign > 0 else (raw_minus, raw_plus)
-    return Scene(rec, pid, frame, pos, boxes, line, in_point, int(frame.min()), truth, raw)
-
-
-def cell_seed(seed: int, err: Errors, scene_index: int) -> list[int]:
-    """The same cell gets the same detections whether it runs in the full grid or in --quick."""
-    return [seed, round(err.miss * 100), round(err.jitter * 100), round(err.fp * 100), scene_index]
-
-
-def simulate(scene: Scene, err: Errors, seed: int | list[int]) -> np.ndarray:
-    """Detections (frame, x1, y1, x2, y2, score) sorted by frame, frames counted from the recording's first."""
-    rng = np.random.default_rng(seed)
-    n = len(scene.pid)
-    boxes = scene.boxes.copy()
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    if err.jitter > 0:
-        noise = rng.normal(0.0, err.jitter, (n, 4))
-        boxes += noise * np.stack([w, h, w, h], axis=1)
-    scores = np.clip(rng.normal(0.82, 0.08, n), 0.5, 0.99)
-    hidden = rng.random(n) < 0.15
-    scores[hidden] = rng.uniform(0.2, 0.5, hidden.sum())
-    # misses: half independent, half in bursts (mean 5 frames) per person
-    burst_share = err.miss / 2
-    iid = (err.miss - burst_share) / (1 - burst_share) if err.miss else 0.0
-    missed = rng.random(n) < iid
-    if burst_share > 0:
-        mean_len = 5.0
-        start_p = burst_share / (mean_len * (1 - burst_share))
-        starts = np.flatnonzero(rng.random(n) < start_p)
-        lengths = rng.geometric(1 / mean_len, len(starts))
-        for s, length in zip(starts, lengths, strict=True):
-            end = s + length
-            same = scene.pid[s:end] == scene.pid[s]
-            missed[s:end][same] = True
-    keep = ~missed
-    # near misses: merges and pulls between people whose heads are closer than CLOSE_M
-    extra_rows: list[list[float]] = []
-    if err.near > 0:
-        merge_until: dict[tuple[int, int], int] = {}
-        order = np.argsort(scene.frame, kind="stable")
-        frames = scene.frame[order]
-        bounds = np.flatnonzero(np.diff(frames)) + 1
-        for rows in np.split(order, bounds):
-            if len(rows) < 2:
-                continue
-            f = int(scene.frame[rows[0]])
-            p = scene.pos[rows]
-            d = np.hypot(p[:, None, 0] - p[None, :, 0], p[:, None, 1] - p[None, :, 1])
-            ii, jj = np.nonzero(np.triu(d < CLOSE_M, 1))
-            busy: set[int] = set()
-            for i, j in zip(ii.tolist(), jj.tolist(), strict=True):
-                ri, rj = int(rows[i]), int(rows[j])
-                key = (int(scene.pid[ri]), int(scene.pid[rj]))
-                if ri in busy or rj in busy:
-                    continue
-                until = merge_until.get(key, -1)
-                if until < f and rng.random() < err.near * 0.5:
-                    until = f + int(rng.integers(2, 9))
-                    merge_until[key] = until
-                if until >= f:
-                    busy.update((ri, rj))
-                    if keep[ri] or keep[rj]:
-                        union = [
-                            min(boxes[ri, 0], boxes[rj, 0]),
-                            min(boxes[ri, 1], boxes[rj, 1]),
-                            max(boxes[ri, 2], boxes[rj, 2]),
-                            max(boxes[ri, 3], boxes[rj, 3]),
-                        ]
-                        extra_rows.append([f, *union, rng.uniform(0.4, 0.7)])
-                    keep[ri] = keep[rj] = False
-                elif rng.random() < err.near * 0.5:
-                    src, dst = (ri, rj) if rng.random() < 0.5 else (rj, ri)
-                    shift = (boxes[dst] - boxes[src]) * 0.5
-                    boxes[src, [0, 2]] += (shift[0] + shift[2]) / 2
-                    boxes[src, [1, 3]] += (shift[1] + shift[3]) / 2
-                    busy.update((ri, rj))
-    frame0 = scene.first_frame
-    last = int(scene.frame.max())
-    n_frames = last - frame0 + 1
-    # false positives
-    if err.fp > 0:
-        mean_w, mean_h = float(np.median(w)), float(np.median(h))
-        random_fp = rng.poisson(err.fp * 0.7, n_frames)
-        for k in np.flatnonzero(random_fp):
-            for _ in range(int(random_fp[k])):
-                bw, bh = mean_w * rng.uniform(0.6, 1.4), mean_h * rng.uniform(0.6, 1.4)
-                x, y = rng.uniform(0, WIDTH - bw), rng.uniform(0, HEIGHT - bh)
-                extra_rows.append([frame0 + k, x, y, x + bw, y + bh, rng.uniform(0.1, 0.75)])
-        x1, y1, x2, y2 = scene.line
-        spots = [
-            ((x1 + x2) / 2 + (x2 - x1) * 0.3, (y1 + y2) / 2 + (y2 - y1) * 0.3),
-            (WIDTH * 0.15, HEIGHT * 0.2),
-            (WIDTH * 0.8, HEIGHT * 0.85),
-        ]
-        burst = 10
-        for cx, cy in spots:
-            starts = np.flatnonzero(rng.random(n_frames) < err.fp * 0.3 / len(spots) / burst)
-            for s in starts:
-                for k in range(s, min(s + burst, n_frames)):
-                    j = rng.normal(0.0, max(err.jitter, 0.01), 4) * [mean_w, mean_h, mean_w, mean_h]
-                    extra_rows.append(
-                        [
-                            frame0 + k,
-                            cx - mean_w / 2 + j[0],
-                            cy - mean_h / 2 + j[1],
-                            cx + mean_w / 2 + j[2],
-                            cy + mean_h / 2 + j[3],
-                            rng.uniform(0.3, 0.8),
-                        ]
-                    )
-    rows = np.column_stack([scene.frame[keep].astype(float), boxes[keep], scores[keep]])
-    if extra_rows:
-        rows = np.vstack([rows, np.array(extra_rows, dtype=float)])
-    rows[:, 0] -= frame0
-    # the camera sees only what is in the image: drop boxes centred outside, clip the rest
-    cx = (rows[:, 1] + rows[:, 3]) / 2
-    cy = (rows[:, 2] + rows[:, 4]) / 2
-    rows = rows[(cx >= 0) & (cx < WIDTH) & (cy >= 0) & (cy < HEIGHT)]
-    rows[:, [1, 3]] = np.clip(rows[:, [1, 3]], 0, WIDTH)
-    rows[:, [2, 4]] = np.clip(rows[:, [2, 4]], 0, HEIGHT)
-    rows[:, 3] = np.maximum(rows[:, 3], rows[:, 1])
-    rows[:, 4] = np.maximum(rows[:, 4], rows[:, 2])
-    return rows[np.argsort(rows[:, 0], kind="stable")]
-
-
-def write_csv(rows: np.ndarray, path: Path) -> None:
-    with path.open("w") as f:
-        f.write("frame,x1,y1,x2,y2,score\n")
-        for r in rows:
-            f.write(f"{int(r[0])},{r[1]:.1f},{r[2]:.1f},{r[3]:.1f},{r[4]:.1f},{r[5]:.3f}\n")
-
+GOALS = {"clean": 0.99, "moderate": 0.99, "hard": 0.97}
 
 DRIVER = """
 import json, sys
-entry, argvs = sys.argv[1], json.load(open(sys.argv[2]))
-if entry == "cli":
-    from agent.cli import main as cli_main
-    run = lambda argv: cli_main(["replay", *argv])
-else:
-    from agent.replay import main as run
-for argv in argvs:
-    code = run(argv)
+from agent.cli.main import main
+for argv in json.load(open(sys.argv[1])):
+    code = main(["replay", *argv])
     if code:
         sys.exit(code)
 """
 
 
-def replay_entry() -> str:
-    """`footfall-agent replay` (agent.cli.main) once the CLI offers it, else the module's own entry point."""
-    probe = subprocess.run(
-        [sys.executable, "-m", "agent", "replay", "--help"], cwd=REPO, env=ENV, capture_output=True, text=True
-    )
-    return "cli" if probe.returncode == 0 and "--detections" in probe.stdout else "module"
-
-
 def replay_args(csv_path: Path, scene: Scene, extra: list[str]) -> list[str]:
-    x1, y1, x2, y2 = scene.line
+    (x1, y1), (x2, y2) = scene.line
     return [
         "--detections",
         str(csv_path),
         "--fps",
-        str(FPS),
-        f"--line={x1},{y1},{x2},{y2}",
-        f"--in-side={scene.in_point[0]},{scene.in_point[1]}",
+        str(scene.fps),
+        f"--line={x1:.2f},{y1:.2f},{x2:.2f},{y2:.2f}",
+        f"--in-side={scene.in_point[0]:.2f},{scene.in_point[1]:.2f}",
         "--anchor",
-        "center",
+        scene.anchor,
         "--json",
         *extra,
     ]
 
 
-def run_replays(entry: str, argvs: list[list[str]], per_file: bool, workdir: Path, tag: str) -> list[tuple[int, int]]:
-    """Counts (in, out) of line 'line' for each argv, from the replay command's JSON output."""
-    if per_file:
-        module = ["agent", "replay"] if entry == "cli" else ["agent.cli.replay"]
-        base = [sys.executable, "-m", *module]
-        outputs = []
-        for argv in argvs:
-            proc = subprocess.run([*base, *argv], cwd=REPO, env=ENV, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
-            outputs.append(proc.stdout.strip())
-    else:
-        args_file = workdir / f"{tag}.json"
-        args_file.write_text(json.dumps(argvs))
-        proc = subprocess.run(
-            [sys.executable, "-c", DRIVER, entry, str(args_file)], cwd=REPO, env=ENV, capture_output=True, text=True
-        )
-        args_file.unlink()
-        if proc.returncode != 0:
-            raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
-        outputs = proc.stdout.strip().splitlines()
-    counts = [json.loads(line)["lines"]["line"] for line in outputs]
+def run_cli(argvs: list[list[str]], workdir: Path, tag: str) -> list[tuple[int, int]]:
+    """Counts (in, out) of the replay command for each argv, in one process."""
+    args_file = workdir / f"{tag}.json"
+    args_file.write_text(json.dumps(argvs))
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(args_file)], cwd=REPO, env=ENV, capture_output=True, text=True
+    )
+    args_file.unlink()
+    if proc.returncode != 0:
+        raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
+    counts = [json.loads(line)["lines"]["line"] for line in proc.stdout.strip().splitlines()]
     return [(int(c["in"]), int(c["out"])) for c in counts]
 
 
-def accuracy(errors: int, truth: int) -> float:
-    return 1.0 - errors / truth if truth else float("nan")
+def run_in_process(rows: np.ndarray, scene: Scene) -> tuple[int, int]:
+    """The agent's pipeline with its defaults, as `replay --detections` runs it, without the CSV."""
+    from agent.config.counting import CountingConfig, LineConfig
+    from agent.vision.pipeline import CountingPipeline
+
+    line = LineConfig(name="line", points=list(scene.line), in_point=scene.in_point, anchor=scene.anchor)
+    pipeline = CountingPipeline(CountingConfig(lines=[line]))
+    for f, boxes, scores in greedy_baseline.frames_of(rows):
+        pipeline.process(f, boxes, scores, f / scene.fps)
+    c = pipeline.totals()["lines"]["line"]
+    return int(c["in"]), int(c["out"])
+
+
+@dataclass
+class Result:
+    cell: str
+    seed: int
+    scene: Scene
+    ours: tuple[int, int]
+    greedy: tuple[int, int]
+
+
+def accuracy(results: list[Result], which: str) -> tuple[float, float]:
+    """Pooled accuracy per direction (in, out); NaN for a direction with no true crossing."""
+    accs = []
+    for k in (0, 1):
+        truth = sum(r.scene.truth[k] for r in results)
+        err = sum(abs(getattr(r, which)[k] - r.scene.truth[k]) for r in results)
+        accs.append(1.0 - err / truth if truth else float("nan"))
+    return accs[0], accs[1]
+
+
+def worst(acc: tuple[float, float]) -> float:
+    return float(np.nanmin(acc))
+
+
+def table(title: str, cells: list[str], results: list[Result]) -> None:
+    print(f"\n{title}")
+    header = (
+        f"{'cell':16s} | {'ours in':>7} {'out':>7} | {'greedy in':>9} {'out':>7} | {'ratio':>5} | counted-truth (ours)"
+    )
+    print(header)
+    print("-" * len(header))
+    for cell in cells:
+        rs = [r for r in results if r.cell == cell]
+        if not rs:
+            continue
+        ours, greedy = accuracy(rs, "ours"), accuracy(rs, "greedy")
+        ratio = worst(ours) / worst(greedy) if worst(greedy) > 0 else float("nan")
+        din = sum(r.ours[0] - r.scene.truth[0] for r in rs)
+        dout = sum(r.ours[1] - r.scene.truth[1] for r in rs)
+        print(
+            f"{cell:16s} | {ours[0]:7.3f} {ours[1]:7.3f} | {greedy[0]:9.3f} {greedy[1]:7.3f} | {ratio:5.3f} | "
+            f"{din:+d} / {dout:+d}"
+        )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="only the clean cell and the two goal cells")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replays run in parallel")
-    ap.add_argument("--seed", type=int, default=1, help="seed of the detector error simulation")
-    ap.add_argument("--keep", type=Path, help="keep the generated CSV files in this directory")
-    ap.add_argument(
-        "--per-file",
-        action="store_true",
-        help="start a new replay process for every recording (slower: pays the imports each time)",
-    )
-    ap.add_argument("--replay-args", default="", help="extra options passed to replay (e.g. '--min-distance 8')")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the doors and the noise")
+    ap.add_argument("--quick", action="store_true", help="only the three combined levels")
+    ap.add_argument("--classes", action="store_true", help="only each failure class alone")
+    ap.add_argument("--families", nargs="+", default=["juelich", "door"], choices=["juelich", "door"])
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cells run in parallel")
+    ap.add_argument("--in-process", action="store_true", help="run the pipeline here instead of the command")
+    ap.add_argument("--replay-args", default="", help="extra options passed to replay")
+    ap.add_argument("--per-scene", action="store_true", help="also print every scene's counts per level")
     args = ap.parse_args()
 
     started = time.monotonic()
-    scenes = [project(rec) for rec in RECORDINGS]
-    print("Truth (line crossings, 5 cm hysteresis) vs ../shared/README.md:")
-    ok = True
-    for s in scenes:
-        match = s.truth == s.rec.readme_net and s.raw == s.rec.readme_raw
-        ok &= match
-        print(
-            f"  {s.rec.name:26s} in {s.truth[0]:4d} out {s.truth[1]:4d}   raw sign changes {s.raw}   "
-            f"{'matches README' if match else 'DIFFERS from README'}"
-        )
-    if not ok:
-        print("truth does not match the README; stopping")
+    cells: dict[str, Noise] = dict(LEVELS) if args.quick else dict(CLASSES) if args.classes else {**CLASSES, **LEVELS}
+    by_seed: dict[int, list[Scene]] = {}
+    notes: list[str] = []
+    for seed in args.seeds:
+        by_seed[seed], notes = scenes([seed], tuple(args.families))
+    for note in notes:
+        print(f"NOTE: {note}")
+    if not any(by_seed.values()):
+        print("nothing to run")
         return 1
-
-    if args.quick:
-        cells = [Errors(0, 0, 0), Errors(0.1, 0.05, 0.1), Errors(0.2, 0.1, 0.2)]
-    else:
-        cells = [Errors(m, j, f) for m, j, f in itertools.product([0, 0.1, 0.2, 0.3], [0, 0.05, 0.1], [0, 0.1, 0.2])]
-    entry = replay_entry()
+    workdir = Path(tempfile.mkdtemp(prefix="counting-accuracy-"))
     extra = args.replay_args.split()
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="counting-accuracy-"))
-    workdir.mkdir(parents=True, exist_ok=True)
 
-    def job(cell_index: int) -> list[tuple[int, int]]:
-        cell = cells[cell_index]
-        paths, argvs = [], []
-        for scene_index, scene in enumerate(scenes):
-            rows = simulate(scene, cell, cell_seed(args.seed, cell, scene_index))
-            path = workdir / f"c{cell_index:02d}_{scene.rec.name.removesuffix('.txt')}.csv"
+    def job(key: tuple[int, str]) -> list[Result]:
+        seed, cell = key
+        noise = cells[cell]
+        cell_index = list({**CLASSES, **LEVELS}).index(cell)  # the same draws whichever cells run
+        paths, argvs, greedy, ours = [], [], [], []
+        for i, scene in enumerate(by_seed[seed]):
+            rows = simulate(scene.pid, scene.frame, scene.boxes, scene.size, noise, [seed, cell_index, i])
+            greedy.append(greedy_baseline.count(rows, scene.line, scene.in_point, scene.anchor))
+            if args.in_process:
+                ours.append(run_in_process(rows, scene))
+                continue
+            path = workdir / f"s{seed}_c{cell_index}_{i}.csv"
             write_csv(rows, path)
             paths.append(path)
             argvs.append(replay_args(path, scene, extra))
-        counted = run_replays(entry, argvs, args.per_file, workdir, f"c{cell_index:02d}")
-        if args.keep is None:
+        if not args.in_process:
+            ours = run_cli(argvs, workdir, f"s{seed}_c{cell_index}")
             for path in paths:
                 path.unlink()
-        return counted
+        return [Result(cell, seed, s, o, g) for s, o, g in zip(by_seed[seed], ours, greedy, strict=True)]
 
+    keys = [(seed, cell) for seed in args.seeds for cell in cells]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        per_cell = list(pool.map(job, range(len(cells))))
-    results = {(c, s): per_cell[c][s] for c in range(len(cells)) for s in range(len(scenes))}
-    if args.keep is None:
-        workdir.rmdir()
+        results = [r for rs in pool.map(job, keys) for r in rs]
+    workdir.rmdir()
 
-    truth_in = sum(s.truth[0] for s in scenes)
-    truth_out = sum(s.truth[1] for s in scenes)
-    how = "footfall-agent replay" if entry == "cli" else "python -m agent.cli.replay"
-    how += " (one process per recording)" if args.per_file else " (one process per grid cell)"
-    print(
-        f"\nReplay via: {how}   seed {args.seed}   truth: {truth_in} in, {truth_out} out over {len(scenes)} recordings"
-    )
-    header = f"{'miss':>5} {'jitter':>6} {'FP/fr':>5} {'near':>5} | {'in acc':>7} {'out acc':>7} | "
-    header += " ".join(f"{s.rec.name[:10]:>11}" for s in scenes)
-    print(header)
-    print("-" * len(header))
-    summary: dict[Errors, tuple[float, float]] = {}
-    for c, cell in enumerate(cells):
-        err_in = sum(abs(results[(c, i)][0] - s.truth[0]) for i, s in enumerate(scenes))
-        err_out = sum(abs(results[(c, i)][1] - s.truth[1]) for i, s in enumerate(scenes))
-        acc_in, acc_out = accuracy(err_in, truth_in), accuracy(err_out, truth_out)
-        summary[cell] = (acc_in, acc_out)
-        per_file = " ".join(
-            f"{results[(c, i)][0] - s.truth[0]:+4d}/{results[(c, i)][1] - s.truth[1]:+4d}" for i, s in enumerate(scenes)
-        )
-        print(
-            f"{cell.miss:5.0%} {cell.jitter:6.0%} {cell.fp:5.2f} {cell.near:5.0%} | "
-            f"{acc_in:7.2%} {acc_out:7.2%} | {per_file}"
-        )
-    print("(per recording: counted minus truth, in/out)")
-
-    goals = [(Errors(0.1, 0.05, 0.1), 0.99), (Errors(0.2, 0.1, 0.2), 0.97)]
+    all_scenes = [s for seed in args.seeds for s in by_seed[seed]]
+    truth_in, truth_out = sum(s.truth[0] for s in all_scenes), sum(s.truth[1] for s in all_scenes)
+    how = "in-process CountingPipeline" if args.in_process else "footfall-agent replay --detections"
+    print(f"Counted by: {how} (defaults) and the greedy-IoU baseline; seeds {args.seeds}")
+    print(f"Truth over all walks, views and seeds: {truth_in} in, {truth_out} out")
+    table("All walks and views, pooled (ratio: worse direction, ours / greedy)", list(cells), results)
+    groups = sorted({(s.family, s.view) for s in all_scenes})
+    for family, view in groups:
+        part = [r for r in results if (r.scene.family, r.scene.view) == (family, view)]
+        t_in = sum(r.scene.truth[0] for r in part) // len(cells)
+        t_out = sum(r.scene.truth[1] for r in part) // len(cells)
+        table(f"{family}, {view} view (truth {t_in} in, {t_out} out)", list(LEVELS), part)
+    if args.classes:
+        print(f"\n({time.monotonic() - started:.0f} s)")
+        return 0
+    if args.per_scene:
+        for level in LEVELS:
+            print(f"\n{level}: per scene, counted (ours / greedy) vs truth")
+            for r in results:
+                if r.cell == level:
+                    print(f"  s{r.seed} {r.scene.name:24s} {r.scene.view:8s} {r.ours} / {r.greedy} vs {r.scene.truth}")
+    print("\nPer seed, worse direction (ours / greedy):")
+    for level in LEVELS:
+        per = []
+        for seed in args.seeds:
+            rs = [r for r in results if r.cell == level and r.seed == seed]
+            per.append(f"s{seed} {worst(accuracy(rs, 'ours')):.3f}/{worst(accuracy(rs, 'greedy')):.3f}")
+        print(f"  {level:9s} " + "  ".join(per))
     print("\nVerdict:")
     passed = True
-    for cell, goal in goals:
-        acc_in, acc_out = summary[cell]
-        good = acc_in >= goal and acc_out >= goal
+    for level, goal in GOALS.items():
+        rs = [r for r in results if r.cell == level]
+        ours, greedy = accuracy(rs, "ours"), accuracy(rs, "greedy")
+        good = worst(ours) >= goal and worst(ours) >= worst(greedy)
         passed &= good
         print(
-            f"  {cell.miss:.0%} missed, {cell.jitter:.0%} jitter, {cell.fp:g} FP/frame: in {acc_in:.2%}, "
-            f"out {acc_out:.2%} (goal >= {goal:.0%} each): {'PASS' if good else 'FAIL'}"
+            f"  {level:9s} in {ours[0]:.3f} out {ours[1]:.3f} (goal >= {goal}, greedy {greedy[0]:.3f} / "
+            f"{greedy[1]:.3f}): {'PASS' if good else 'FAIL'}"
         )
     print(f"  overall: {'PASS' if passed else 'FAIL'}   ({time.monotonic() - started:.0f} s)")
     return 0 if passed else 1

@@ -74,6 +74,18 @@ LINE_CASES = [
     ),
     LineCase("lost before the line and never seen again", walk(1, 100, steps(40, 95)) + lost(1, 100, 110, 20), 0, 0),
     LineCase(
+        "ended on the line past its middle, walking in",
+        walk(1, 100, [40.0, 60.0, 80.0, 90.0, 96.0, 99.0, 102.0]) + lost(1, 100, 110, 5) + [{}],
+        1,
+        0,
+    ),
+    LineCase(
+        "ended on the line past its middle, but walking back",
+        walk(1, 100, [40.0, 60.0, 80.0, 90.0, 96.0, 104.0, 101.0]) + lost(1, 100, 98, 5) + [{}],
+        0,
+        0,
+    ),
+    LineCase(
         "track broken on the line, new id on the other side (hand-over)",
         walk(1, 100, steps(40, 92))
         + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160)[1:])),
@@ -211,9 +223,9 @@ def test_crossing_reports_direction_track_and_time() -> None:
     ("band", "box_fraction", "ys", "expected"),
     [
         (0.0, 0.25, steps(40, 108) + steps(108, 40), (0, 0)),  # 10 px band from the 40 px box
-        (0.0, 0.25, steps(40, 112) + steps(112, 40), (1, 1)),
+        (0.0, 0.25, steps(40, 125) + steps(125, 40), (1, 1)),
         (20.0, 0.0, steps(40, 118) + steps(118, 40), (0, 0)),
-        (20.0, 0.25, steps(40, 125) + steps(125, 40), (1, 1)),
+        (20.0, 0.25, steps(40, 145) + steps(145, 40), (1, 1)),
     ],
 )
 def test_band_is_the_larger_of_pixels_and_box_fraction(
