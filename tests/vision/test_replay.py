@@ -1,7 +1,8 @@
 """`replay --detections`: CSV in, counts out, through the same pipeline as the camera.
 
-Includes one real recording end to end: the bottleneck experiment of ../shared/data/trajectories
-(75 people leaving through a narrow exit, heads tracked from above), seen by a simulated overhead camera.
+Includes real recordings end to end, heads tracked from above and seen by a simulated overhead camera: 61 people
+walking through an opening (vendored in tests/data/, always run) and the bottleneck experiment of
+../shared/data/trajectories (75 people leaving through a narrow exit; skipped on a fresh clone without it).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from agent.config.camera import CameraSensorConfig
 from agent.vision import replay
 from agent.vision.camera_counter import CameraCounter, FrameStep
 from tests import clips
+from tests.trajectories import RECORDINGS, Recording, needs
+from tests.trajectories import path as recording_path
 
 REPO = Path(__file__).resolve().parents[2]
-BOTTLENECK = REPO / ".." / "shared" / "data" / "trajectories" / "040_c_56_h-.txt"
+BOTTLENECK = RECORDINGS["040_c_56_h-.txt"]
+OPENING = RECORDINGS["uo-050-180-180.txt"]
 HEADER = "frame,x1,y1,x2,y2,score\n"
 
 
@@ -262,13 +266,18 @@ def test_config_errors_name_the_key_and_line(
 PX_PER_M = 160.0
 
 
-def bottleneck_detections(
-    rng: np.random.Generator | None, miss: float = 0.0, jitter: float = 0.0, fp_per_frame: float = 0.0
+def recording_detections(
+    rec: Recording,
+    rng: np.random.Generator | None,
+    miss: float = 0.0,
+    jitter: float = 0.0,
+    fp_per_frame: float = 0.0,
 ) -> np.ndarray:
-    """The bottleneck recording seen from above: heads as 0.46 x 0.28 m head-and-shoulder boxes, the exit
-    line y = 0 across the middle of a 1280x720 image, walking towards -y (down the image) is "in"."""
-    data = np.loadtxt(BOTTLENECK, comments="#")
-    frame, x, y = data[:, 1], data[:, 2], data[:, 3]
+    """A recording (line y = 0, walking towards -y) seen from above: heads as 0.46 x 0.28 m head-and-shoulder
+    boxes, the line across the middle of a 1280x720 image, walking towards -y (down the image) is "in"."""
+    data = np.loadtxt(recording_path(rec), comments="#")
+    frame, x, y = data[:, 1], data[:, 2] * rec.unit_m, data[:, 3] * rec.unit_m
+    x = x - (x.min() + x.max()) / 2
     u, v = 640 + PX_PER_M * x, 360 - PX_PER_M * y
     half_w, half_h = 0.23 * PX_PER_M, 0.14 * PX_PER_M
     boxes = np.stack([u - half_w, v - half_h, u + half_w, v + half_h], axis=1)
@@ -306,24 +315,36 @@ def write_detections(rows: np.ndarray, path: Path) -> Path:
     return path
 
 
-BOTTLENECK_LINE = ["--line=0,360,1280,360", "--in-side=640,600", "--anchor", "center"]
+OVERHEAD_LINE = ["--line=0,360,1280,360", "--in-side=640,600", "--anchor", "center"]
 
 
-def test_real_bottleneck_recording_clean_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_detections(bottleneck_detections(None), tmp_path / "clean.csv")
-    code, out, err = run(["--detections", str(path), *BOTTLENECK_LINE, "--json"], capsys)
+REAL = [
+    pytest.param(OPENING, 61, id="opening"),
+    pytest.param(BOTTLENECK, 75, id="bottleneck", marks=needs(BOTTLENECK)),
+]
+
+
+@pytest.mark.parametrize(("rec", "people"), REAL)
+def test_real_recording_clean_detections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rec: Recording, people: int
+) -> None:
+    path = write_detections(recording_detections(rec, None), tmp_path / "clean.csv")
+    code, out, err = run(["--detections", str(path), *OVERHEAD_LINE, "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out)["lines"]["line"] == {"in": 75, "out": 0}
+    assert json.loads(out)["lines"]["line"] == {"in": people, "out": 0}
 
 
-def test_real_bottleneck_recording_noisy_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("rec", "people"), REAL)
+def test_real_recording_noisy_detections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rec: Recording, people: int
+) -> None:
     """10% missed detections, 5% box jitter, 0.1 false positives per frame: the goal is >= 99% per direction."""
-    rows = bottleneck_detections(np.random.default_rng(5), miss=0.1, jitter=0.05, fp_per_frame=0.1)
+    rows = recording_detections(rec, np.random.default_rng(5), miss=0.1, jitter=0.05, fp_per_frame=0.1)
     path = write_detections(rows, tmp_path / "noisy.csv")
-    code, out, err = run(["--detections", str(path), *BOTTLENECK_LINE, "--json"], capsys)
+    code, out, err = run(["--detections", str(path), *OVERHEAD_LINE, "--json"], capsys)
     assert code == 0, err
     counts = json.loads(out)["lines"]["line"]
-    assert abs(counts["in"] - 75) <= 0.01 * 75
+    assert abs(counts["in"] - people) <= 0.01 * people
     assert counts["out"] == 0
 
 
