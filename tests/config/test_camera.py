@@ -80,3 +80,34 @@ def test_loading_the_config_module_loads_no_camera_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+WITHOUT_CAMERA_LIBRARIES = "import sys\nsys.modules['cv2'] = sys.modules['onnxruntime'] = None\n"
+"""Prepended to a child interpreter: both modules then count as not installed (`find_spec` finds nothing and
+`import` fails), as on a serial-only device. tests/integration/test_install.py checks the same on a real
+install without the camera extra."""
+
+
+@pytest.mark.parametrize("command", ["check-config", "run"])
+def test_a_camera_config_without_the_camera_extra_names_it_in_one_line(tmp_path: Path, command: str) -> None:
+    cfg = tmp_path / "cam.yaml"
+    cfg.write_text(CAMERA.format(source="/dev/video0", extra="") + "mqtt:\n  enabled: false\n")
+    argv = [command, str(cfg)] if command == "check-config" else [command, "--config", str(cfg)]
+    code = WITHOUT_CAMERA_LIBRARIES + f"from agent.cli.main import main\nsys.exit(main({argv!r}))\n"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"{cfg}: sensors[0]: a camera sensor needs opencv-python-headless and onnxruntime, not installed here: "
+        "pip install 'footfall-agent[camera]' (line 3)"
+    ]
+
+
+def test_the_hog_detector_needs_only_opencv() -> None:
+    text = CAMERA.format(source="0", extra="    detector: {type: hog}\n")
+    code = WITHOUT_CAMERA_LIBRARIES + (
+        "del sys.modules['onnxruntime']\n"
+        "from agent.config.loader import parse_config\n"
+        f"parse_config({text!r}, 'c.yaml')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "needs opencv-python-headless, not installed here" in done.stderr
