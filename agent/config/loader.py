@@ -207,10 +207,24 @@ def _validation_errors(exc: ValidationError, source: str, lines: dict[KeyPath, i
     return found
 
 
-def _yaml_error(e: yaml.YAMLError, source: str) -> str:
+def yaml_error(e: yaml.YAMLError, source: str) -> str:
+    """One readable line for a YAML syntax error; PyYAML's own words for the two commonest slips (a tab in the
+    indentation, a quote never closed) say neither what is wrong nor, for the quote, where."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     problem = getattr(e, "problem", None) or str(e)
     context = getattr(e, "context", None)
+    context_mark = getattr(e, "context_mark", None)
+    if problem.startswith("found character '\\t'") and mark is not None:
+        return (
+            f"{source}: line {mark.line + 1}: a tab character (column {mark.column + 1}); "
+            "YAML indents with spaces only: replace the tab with spaces"
+        )
+    if context == "while scanning a quoted scalar" and context_mark is not None and "end of stream" in problem:
+        quote = context_mark.buffer[context_mark.pointer] if context_mark.buffer else "'"
+        return (
+            f"{source}: line {context_mark.line + 1}: the quote {quote} opened here (column {context_mark.column + 1}) "
+            "is never closed: add the closing quote or remove this one"
+        )
     if context:
         problem = f"{context}, {problem}"
     if mark is None:
@@ -267,7 +281,7 @@ def parse_config(text: str, source: str, file_warnings: list[str] | None = None)
         finally:
             loader.dispose()
     except yaml.YAMLError as e:
-        raise ConfigError([_yaml_error(e, source)]) from None
+        raise ConfigError([yaml_error(e, source)]) from None
     if data is None:
         raise ConfigError([f"{source}: the config file is empty"])
     if not isinstance(data, dict):
