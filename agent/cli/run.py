@@ -95,9 +95,12 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("agent").info("config %s: %s", args.config, summary(cfg))
     from agent.runtime.sd_notify import Notifier
 
+    console = Console() if (args.config is None or args.console) else None
+    if console is not None:
+        console.guard_logging()
     agent = Agent(
         cfg,
-        console=Console() if (args.config is None or args.console) else None,
+        console=console,
         notifier=Notifier(),
         reload_config=reload_config if args.config is not None else None,
     )
