@@ -44,7 +44,11 @@ COMMANDS: list[tuple[str, str, dict[str, str]]] = [
     (
         "monitor",
         "agent.cli.monitor",
-        {"help": "live view of one or many devices from the broker, refreshing in place"},
+        {
+            "help": "live view of one or many devices from the broker, refreshing in place",
+            "description": "Live view of the devices publishing to a broker. Every clock time is in this machine's "
+            "time zone, named in the header; ages count from the time each device stamped on its message.",
+        },
     ),
 ]
 
