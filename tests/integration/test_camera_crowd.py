@@ -42,7 +42,7 @@ def replay(tmp_path: Path, clip: CrowdClip) -> list[dict]:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout)["intervals"]
 
 
 def matched(drawn: list[float], counted: list[float]) -> int:

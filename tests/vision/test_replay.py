@@ -66,7 +66,14 @@ LINE = ["--line=0,300,640,300", "--in-side=320,400"]
 def test_json_counts_per_line(two_people: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--detections", str(two_people), "--fps", "25", *LINE, "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out) == {"lines": {"line": {"in": 1, "out": 1}}, "zones": {}}
+    lines = {"line": {"in": 1, "out": 1}}
+    assert json.loads(out) == {
+        "ins": 1,
+        "outs": 1,
+        "lines": lines,
+        "zones": {},
+        "intervals": [{"start": 0.0, "end": 6.0, "ins": 1, "outs": 1, "lines": lines, "zones": {}}],
+    }, "no agent config: the whole replay is one interval"
 
 
 def test_text_output(two_people: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,7 +100,7 @@ def test_module_entry_point_prints_only_json(two_people: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"lines": {"line": {"in": 1, "out": 1}}, "zones": {}}
+    assert json.loads(proc.stdout)["lines"] == {"line": {"in": 1, "out": 1}}
     assert proc.stdout.count("\n") == 1
 
 
@@ -149,7 +156,8 @@ def test_empty_file_counts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture
     path.write_text(HEADER)
     code, out, _ = run(["--detections", str(path), *LINE, "--json"], capsys)
     assert code == 0
-    assert json.loads(out) == {"lines": {"line": {"in": 0, "out": 0}}, "zones": {}}
+    doc = json.loads(out)
+    assert (doc["ins"], doc["outs"], doc["lines"], doc["zones"]) == (0, 0, {"line": {"in": 0, "out": 0}}, {})
 
 
 @pytest.mark.parametrize(
@@ -360,7 +368,9 @@ def test_video_replay_prints_the_counts_per_interval(tmp_path: Path, capsys: pyt
         f"        - {{name: door, points: {LINE}, in_direction: right}}\n"
     )
     assert main(["replay", "--config", str(config), "--video", str(clip), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    rows = doc["intervals"]
+    assert (doc["ins"], doc["outs"], doc["lines"], doc["zones"]) == (1, 1, {"door": {"in": 1, "out": 1}}, {})
     assert [r["start"] for r in rows] == [float(i) for i in range(len(rows))]
     assert len(rows) == -(-frames // 20)  # every second of the clip, the last one partial
     assert sum(r["ins"] for r in rows) == 1 and sum(r["outs"] for r in rows) == 1
@@ -370,6 +380,41 @@ def test_video_replay_prints_the_counts_per_interval(tmp_path: Path, capsys: pyt
     assert all(r["lines"]["door"] == {"in": r["ins"], "out": r["outs"]} for r in rows)
     assert main(["replay", "--config", str(config), "--video", str(clip)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["total", "1", "1"]
+
+
+def test_both_modes_take_the_agent_config_and_print_the_same_json_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The clip as video, and the same walk as detections: one agent config, one document shape."""
+    from tests.clips import LINE, write_walk
+
+    clip = tmp_path / "walk.avi"
+    write_walk(clip)
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        f"site: t\nintervals: {{length: 2s}}\nmqtt: {{enabled: false}}\nstore: {{path: {tmp_path}}}\nsensors:\n"
+        "  - id: cam\n    type: camera\n    source: /dev/video0\n    fps: 20\n    counting:\n      lines:\n"
+        f"        - {{name: door, points: {LINE}, in_direction: right}}\n"
+        "      zones:\n        - {name: all, points: [[0, 0], [640, 0], [640, 480], [0, 480]]}\n"
+    )
+    assert main(["replay", "--config", str(config), "--video", str(clip), "--json"]) == 0
+    video = json.loads(capsys.readouterr().out)
+    walker = write_rows(tmp_path / "dets.csv", walker_rows(range(0, 60), 200, 150, 5))
+    assert main(["replay", "--config", str(config), "--detections", str(walker), "--fps", "20", "--json"]) == 0
+    detections = json.loads(capsys.readouterr().out)
+
+    def shape(doc: object) -> object:
+        """Keys all the way down, each list by its first item; values only as a number (or null) or not."""
+        if isinstance(doc, dict):
+            return {key: shape(value) for key, value in doc.items()}
+        if isinstance(doc, list):
+            return [shape(doc[0])] if doc else []
+        return "number" if doc is None or isinstance(doc, int | float) else type(doc).__name__
+
+    assert set(video) == {"ins", "outs", "lines", "zones", "intervals"}
+    assert shape(video) == shape(detections)
+    assert [r["start"] for r in detections["intervals"]] == [0.0, 2.0], "the agent config's 2 s intervals"
+    assert detections["intervals"][-1]["end"] == 3.0
 
 
 def test_video_replay_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -419,7 +464,7 @@ def test_video_replay_analyses_every_due_frame_in_order(tmp_path: Path, fps: flo
     capture.release()
     sensor = camera(clip, fps)
     counter = RecordingCounter(sensor, delay_s=0.002)
-    rows = replay.replay_video(sensor, clip, 1.0, counter)
+    rows = replay.replay_video(sensor, clip, 1.0, counter)["intervals"]
     seen = counter.seen
     assert [t for t, _ in seen] == [i / 20 for i in range(0, count, every)]
     assert all(pixels == decoded[i] for (_, pixels), i in zip(seen, range(0, count, every), strict=True))
