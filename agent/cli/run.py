@@ -49,10 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from agent.runtime.log_format import config_secrets, error_lines
 
     unreadable: list[str] = []
+    mistakes: list[str] = []
 
     def load() -> AgentConfig:
         """The config file as it is now with the command line's overrides: at start and on every reload."""
-        loaded = load_config(args.config, unreadable)
+        loaded = load_config(args.config, unreadable, mistakes)
         if args.data_dir is not None:
             loaded.store.path = args.data_dir
         if args.log_level is not None:
@@ -72,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
         for warning in unreadable:
             logging.getLogger("agent").error("%s; MQTT cannot connect until it can be read", warning)
         unreadable.clear()
+        for warning in mistakes:
+            logging.getLogger("agent").warning("%s", warning)
+        mistakes.clear()
 
     report_unreadable()
 

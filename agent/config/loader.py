@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from agent.config.agent import AgentConfig
+from agent.config.camera import CameraSensorConfig
 from agent.config.errors import ConfigError
 from agent.config.fields import ID_PATTERN
 
@@ -262,8 +263,36 @@ def _file_problems(cfg: AgentConfig) -> list[tuple[KeyPath, Path, str]]:
     return found
 
 
-def parse_config(text: str, source: str, file_warnings: list[str] | None = None) -> AgentConfig:
+def _mistakes(cfg: AgentConfig) -> list[tuple[KeyPath, str]]:
+    """Settings that are valid but almost certainly not meant: camera lines and zones given as fractions of the
+    image (every coordinate within 0..1) while `units` is `pixels`, the default, so they sit in the top-left
+    pixel and nothing is ever counted."""
+    found: list[tuple[KeyPath, str]] = []
+    for index, sensor in enumerate(cfg.sensors):
+        if not isinstance(sensor, CameraSensorConfig) or sensor.counting.units != "pixels":
+            continue
+        counting = sensor.counting
+        points = [p for line in counting.lines for p in [*line.points, *([line.in_point] if line.in_point else [])]]
+        points += [p for zone in counting.zones for p in zone.points]
+        polygons = ([counting.roi] if counting.roi else []) + list(counting.masks)
+        points += [p for polygon in polygons for p in polygon]
+        if points and all(abs(c) <= 1 for point in points for c in point):
+            found.append(
+                (
+                    ("sensors", index, "counting"),
+                    "every coordinate is between 0 and 1 but units is pixels (the default), so the lines and zones "
+                    "lie in the top-left pixel and count nothing: add `units: normalized`, or give pixel coordinates",
+                )
+            )
+    return found
+
+
+def parse_config(
+    text: str, source: str, file_warnings: list[str] | None = None, warnings: list[str] | None = None
+) -> AgentConfig:
     """Validate YAML text; every problem is reported as `<source>: <key path>: <message> (line N)`.
+
+    With `warnings`, settings that are valid but almost certainly a mistake are added to it in the same form.
 
     With `file_warnings`, the files the config names for the MQTT connection (password, certificates) are
     tried too, and those that cannot be read now are added to it in the same form. They are warnings, not
@@ -303,12 +332,17 @@ def parse_config(text: str, source: str, file_warnings: list[str] | None = None)
                 else ""
             )
             file_warnings.append(f"{source}: {format_path(key)}: {message} (line {_line_of(key, lines)}){hint}")
+    if warnings is not None:
+        for key, message in _mistakes(cfg):
+            warnings.append(f"{source}: {format_path(key)}: {message} (line {_line_of(key, lines)})")
     return cfg
 
 
-def load_config(path: Path | str, file_warnings: list[str] | None = None) -> AgentConfig:
+def load_config(
+    path: Path | str, file_warnings: list[str] | None = None, warnings: list[str] | None = None
+) -> AgentConfig:
     """Read and validate a config file; every problem, including a missing or empty file, raises ConfigError
-    (see `parse_config` for `file_warnings`)."""
+    (see `parse_config` for `file_warnings` and `warnings`)."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -318,4 +352,4 @@ def load_config(path: Path | str, file_warnings: list[str] | None = None) -> Age
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ConfigError([f"{source}: not UTF-8 text (invalid byte at offset {e.start})"]) from None
-    return parse_config(text, source, file_warnings)
+    return parse_config(text, source, file_warnings, warnings)

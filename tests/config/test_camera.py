@@ -111,3 +111,43 @@ def test_the_hog_detector_needs_only_opencv() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "needs opencv-python-headless, not installed here" in done.stderr
+
+
+NORMALIZED_LOOKING = (
+    "site: s\nsensors:\n  - id: cam\n    type: camera\n    source: 0\n    counting:\n{units}      lines:\n"
+    "        - name: door\n          points: [[0.1, 0.6], [0.9, 0.6]]\n          in_direction: down\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("units", "warned"),
+    [("", True), ("      units: pixels\n", True), ("      units: normalized\n", False)],
+)
+def test_fractions_of_the_image_in_pixel_units_are_warned_of(units: str, warned: bool) -> None:
+    warnings: list[str] = []
+    parse_config(NORMALIZED_LOOKING.format(units=units), "c.yaml", warnings=warnings)
+    assert warnings == (
+        [
+            "c.yaml: sensors[0].counting: every coordinate is between 0 and 1 but units is pixels (the default), so "
+            "the lines and zones lie in the top-left pixel and count nothing: add `units: normalized`, or give pixel "
+            "coordinates (line 6)"
+        ]
+        if warned
+        else []
+    )
+
+
+def test_pixel_coordinates_are_not_warned_of() -> None:
+    warnings: list[str] = []
+    parse_config(CAMERA.format(source="0", extra=""), "c.yaml", warnings=warnings)
+    assert warnings == []
+
+
+def test_check_config_prints_the_warning_and_still_passes(tmp_path: Path) -> None:
+    cfg = tmp_path / "cam.yaml"
+    cfg.write_text(NORMALIZED_LOOKING.format(units=""))
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "check-config", str(cfg)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.startswith(f"{cfg}: OK: ")
+    assert done.stderr.startswith(f"warning: {cfg}: sensors[0].counting: every coordinate is between 0 and 1")

@@ -398,10 +398,13 @@ def test_every_firmware_example_loads() -> None:
         "modbus-rtu.yaml",
         "mqtt-tls.yaml",
         "multi-sensor.yaml",
+        "camera.yaml",
     } <= names
     for path in examples:
-        cfg = load_config(path)
+        warnings: list[str] = []
+        cfg = load_config(path, warnings=warnings)
         assert summary(cfg).startswith(f"site {cfg.site}, device {cfg.device}")
+        assert warnings == [], "an example shows what is meant"
         for sensor in cfg.sensors:
             if isinstance(sensor, LineSensorConfig):
                 sensor.parser()
