@@ -1,4 +1,5 @@
-"""A serial-only install, as on a device: a fresh venv and `pip install <the project>` without extras.
+"""A serial-only install, as on a device: `systemd/venv.sh DIR` (what `install.sh --venv` runs) makes a fresh
+venv and installs the project into it without extras.
 
 It gets no camera stack (neither OpenCV nor onnxruntime), runs a serial config, and a camera config fails
 `check-config` with one line naming the extra. Skipped when the package index is unreachable.
@@ -6,6 +7,7 @@ It gets no camera stack (neither OpenCV nor onnxruntime), runs a serial config, 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +30,8 @@ def source_tree(dest: Path) -> Path:
     dest.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "agent", dest / "agent", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("agent", "systemd"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     return dest
 
 
@@ -38,14 +41,15 @@ def test_a_serial_only_install_has_no_camera_stack_and_names_the_extra(tmp_path:
         pytest.skip(reason)
     src = source_tree(tmp_path / "src")
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", str(src)],
+    made = subprocess.run(
+        ["sh", str(src / "systemd" / "venv.sh"), str(venv)],
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, "PYTHON": sys.executable},
     )
-    assert pip.returncode == 0, pip.stderr
+    assert made.returncode == 0, made.stderr
+    assert f"installed in {venv}" in made.stdout and "camera" not in made.stdout
     python, agent = venv / "bin" / "python", venv / "bin" / "footfall-agent"
     probe = "import importlib.util as u; print([m for m in ('cv2', 'onnxruntime', 'numpy') if u.find_spec(m)])"
     assert subprocess.run([python, "-c", probe], capture_output=True, text=True).stdout.strip() == "['numpy']"
