@@ -7,7 +7,7 @@ import os
 from datetime import time
 from pathlib import Path
 
-from agent.config.agent import AgentConfig, IntervalConfig, StoreConfig, valid_timezone
+from agent.config.agent import AgentConfig, HomeAssistantConfig, IntervalConfig, StoreConfig, valid_timezone
 from agent.config.mqtt import MqttConfig
 from agent.config.simulated import SimulatedSensorConfig
 
@@ -32,10 +32,12 @@ def _local_timezone() -> str:
     return "UTC"
 
 
-def demo_config(data_dir: Path) -> AgentConfig:
+def demo_config(data_dir: Path, host: str = "localhost", port: int = 1883) -> AgentConfig:
     """The hardware-free demo: one simulated door, 1-minute intervals, a broker on localhost if there is one.
 
     The simulated shop is open around the clock (a station shop), so the demo shows traffic whenever it is run.
+    No Home Assistant discovery: the broker may be Home Assistant's, which must not get a permanent demo device
+    (what the demo does retain is deleted on exit, see `agent.runtime.demo`).
     """
     return AgentConfig(
         site="demo",
@@ -43,6 +45,7 @@ def demo_config(data_dir: Path) -> AgentConfig:
         timezone=_local_timezone(),
         intervals=IntervalConfig(length=60),
         store=StoreConfig(path=Path(data_dir)),
-        mqtt=MqttConfig(host="localhost", port=1883),
+        mqtt=MqttConfig(host=host, port=port),
+        homeassistant=HomeAssistantConfig(enabled=False),
         sensors=[SimulatedSensorConfig(id="door", peak_per_hour=600, opening=time(0, 0), closing=time(23, 59))],
     )

@@ -108,3 +108,23 @@ def test_score_subcommand_runs_the_detector(tmp_path: Path, capsys: pytest.Captu
         ["2024-01-01 11:00", "a", ""],
         ["2024-01-01 11:00", "b", "7"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("broker.lan", ("broker.lan", None)), ("127.0.0.1:1884", ("127.0.0.1", 1884)), ("[::1]:8883", ("::1", 8883))],
+)
+def test_broker_override_accepts_host_and_port(text: str, address: tuple[str, int | None]) -> None:
+    from agent.cli.run import broker_address
+
+    assert broker_address(text) == address
+
+
+@pytest.mark.parametrize("text", ["host:port", ":1883", "host:0", "host:70000"])
+def test_broker_override_refuses_what_is_no_address(text: str) -> None:
+    import argparse
+
+    from agent.cli.run import broker_address
+
+    with pytest.raises(argparse.ArgumentTypeError, match="expected HOST or HOST:PORT"):
+        broker_address(text)
