@@ -42,6 +42,16 @@ COMMANDS: list[tuple[str, str, dict[str, str]]] = [
         {"help": "grab one camera frame and draw the lines (with in-arrows), zones and detections on it"},
     ),
     (
+        "doctor",
+        "agent.cli.doctor",
+        {
+            "help": "check this machine, the config's ports, cameras and broker: ok, warn or fail with what to do",
+            "description": "Check what an installation needs: Python and packages, CPU, memory, temperature and "
+            "throttling, the clock and time zone, and with a config the store's disk, every serial port, every "
+            "camera and the broker (DNS, TCP, TLS, login). Exit status 1 when anything failed.",
+        },
+    ),
+    (
         "monitor",
         "agent.cli.monitor",
         {

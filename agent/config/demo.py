@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
@@ -12,16 +13,16 @@ from agent.config.mqtt import MqttConfig
 from agent.config.simulated import SimulatedSensorConfig
 
 
-def _local_timezone() -> str:
-    """The machine's IANA zone name if it can be found (TZ, /etc/timezone, the /etc/localtime link), else UTC."""
+def local_timezone(env: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> str | None:
+    """The machine's IANA zone name if it can be found (TZ, /etc/timezone, the /etc/localtime link), else None."""
     candidates: list[str] = []
-    tz_env = os.environ.get("TZ", "").lstrip(":")
+    tz_env = (os.environ if env is None else env).get("TZ", "").lstrip(":")
     if tz_env:
         candidates.append(tz_env.split("zoneinfo/", 1)[1] if "zoneinfo/" in tz_env else tz_env)
     with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text().strip())
+        candidates.append((etc / "timezone").read_text().strip())
     try:
-        target = str(Path("/etc/localtime").resolve())
+        target = str((etc / "localtime").resolve())
         if "zoneinfo/" in target:
             candidates.append(target.split("zoneinfo/", 1)[1])
     except OSError:
@@ -29,7 +30,11 @@ def _local_timezone() -> str:
     for name in candidates:
         if name and not name.startswith("/") and valid_timezone(name):
             return name
-    return "UTC"
+    return None
+
+
+def _local_timezone() -> str:
+    return local_timezone() or "UTC"
 
 
 def demo_config(data_dir: Path, host: str = "localhost", port: int = 1883) -> AgentConfig:
