@@ -9,6 +9,7 @@ ok, warn or fail with what to do; the exit status is 1 when anything failed. No 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -45,6 +46,9 @@ def _config(args: argparse.Namespace, show: Callable[[Check], None]) -> AgentCon
             show(ok("config", "none given: ports, cameras and the broker not checked (use --config FILE)"))
             return None
         path = SERVICE_CONFIG
+    if path.is_file() and not os.access(path, os.R_OK):
+        show(fail("config", f"{path} is not readable by this user", "run doctor with sudo (as the service reads it)"))
+        return None
     unreadable: list[str] = []
     mistakes: list[str] = []
     try:

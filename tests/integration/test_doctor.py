@@ -88,17 +88,17 @@ def test_missing_port_and_refused_broker_fail(tmp_path: Path) -> None:
     assert "broker login" not in found, "no login is tried where nothing answers"
 
 
-def test_a_port_without_permission_names_the_group(tmp_path: Path, pty_pair: PtyPair) -> None:
+def without_override() -> list[str]:
     """Root may open anything: run as root, doctor runs without the capability that lets it (setpriv)."""
-    preexec: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("as root, a denied permission needs setpriv to drop CAP_DAC_OVERRIDE")
-        preexec = [
-            "setpriv",
-            "--bounding-set=-dac_override,-dac_read_search",
-            "--inh-caps=-dac_override,-dac_read_search",
-        ]
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("as root, a denied permission needs setpriv to drop CAP_DAC_OVERRIDE")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-dac_override,-dac_read_search"]
+
+
+def test_a_port_without_permission_names_the_group(tmp_path: Path, pty_pair: PtyPair) -> None:
+    preexec = without_override()
     node = Path(os.path.realpath(pty_pair.device))
     mode = node.stat().st_mode
     node.chmod(0)  # the owner (this user) has no permission left either
@@ -110,6 +110,15 @@ def test_a_port_without_permission_names_the_group(tmp_path: Path, pty_pair: Pty
     status, detail, advice = found["serial door"]
     assert status == "fail" and "may not read and write it (it belongs to group" in detail
     assert advice.startswith("sudo usermod -aG ")
+
+
+def test_a_config_this_user_cannot_read_asks_for_sudo(tmp_path: Path) -> None:
+    cfg = serial_only(tmp_path, tmp_path / "ttyUSB0")
+    cfg.chmod(0)
+    code, found, out = doctor(cfg, without_override())
+    assert code == 1, out
+    advice = "run doctor with sudo (as the service reads it)"
+    assert found["config"] == ("fail", f"{cfg} is not readable by this user", advice)
 
 
 def test_a_port_the_agent_holds_is_busy_not_broken(tmp_path: Path, pty_pair: PtyPair) -> None:
