@@ -100,10 +100,10 @@ def pipeline_pass(
     thread, and the people counted in."""
     counter = CameraCounter(sensor, detector)
     started, cpu = time.perf_counter(), time.thread_time()
-    rows = replay_video(sensor, clip, 60.0, counter)
+    counts = replay_video(sensor, clip, 60.0, counter)
     elapsed = time.perf_counter() - started
     cpu_ms = (time.thread_time() - cpu) * 1000 / frame_count
-    return frame_count / elapsed, cpu_ms, sum(r["ins"] + r["outs"] for r in rows)
+    return frame_count / elapsed, cpu_ms, counts["ins"] + counts["outs"]
 
 
 def measure_efficiency(work: Path, passes: int) -> None:

@@ -85,8 +85,8 @@ def replay(clip: CrowdClip, rec: Recording, model: str, workdir: Path) -> tuple[
     )
     if proc.returncode != 0:
         raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
-    rows = json.loads(proc.stdout)
-    return sum(r["ins"] for r in rows), sum(r["outs"] for r in rows), time.monotonic() - started
+    counts = json.loads(proc.stdout)
+    return counts["ins"], counts["outs"], time.monotonic() - started
 
 
 def accuracy(errors: int, truth: int) -> float:

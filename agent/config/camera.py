@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Literal
 
 from pydantic import (
@@ -20,6 +21,19 @@ from agent.config.units import Duration
 # The detector's default score threshold for cameras: as low as the tracker's low-score stage (its default
 # `low_score`), so partly hidden people still reach the tracker and continue their tracks.
 CAMERA_SCORE_THRESHOLD = 0.1
+
+
+CAMERA_EXTRA_HINT = "pip install 'footfall-agent[camera]'"
+"""How to install what a camera needs: a serial-only device installs without OpenCV and onnxruntime."""
+
+
+def missing_camera_packages(detector_type: str) -> list[str]:
+    """The camera libraries a camera sensor with this detector needs that are not installed (looked up, not
+    imported: loading a config must stay fast). OpenCV for every camera; onnxruntime for all but `hog`."""
+    needed = [("cv2", "opencv-python-headless")]
+    if detector_type != "hog":
+        needed.append(("onnxruntime", "onnxruntime"))
+    return [package for module, package in needed if importlib.util.find_spec(module) is None]
 
 
 def _camera_detector_defaults(value: Any) -> Any:
@@ -127,4 +141,7 @@ class CameraSensorConfig(BaseModel):
         if self.count_line is not None and self.count_line not in names:
             raise ValueError(f"count_line {self.count_line!r} is not one of the lines: {', '.join(names)}")
         check_reconnect(self.reconnect_min, self.reconnect_max)
+        missing = missing_camera_packages(self.detector.type)
+        if missing:
+            raise ValueError(f"a camera sensor needs {' and '.join(missing)}, not installed here: {CAMERA_EXTRA_HINT}")
         return self

@@ -61,6 +61,9 @@ CONNECT_TIMEOUT_S = 5.0
 CONNACK_TIMEOUT_S = 10.0
 # Upper bound on waiting for the PUBACK of the final retained `offline` during stop().
 GOODBYE_MAX_S = 1.0
+# A refused TCP connection (nothing listening yet: a broker started after the agent, or restarting) costs the
+# broker host nothing, so it is retried at least this often instead of the backoff growing to reconnect_max.
+REFUSED_RETRY_S = 2.0
 # Only a connection that lasted this long resets the reconnect backoff, so a broker that accepts and then drops
 # us at once (for example another device using the same client id) is retried ever more rarely, not every second.
 STABLE_S = 10.0
@@ -171,6 +174,7 @@ class Publisher:
         self._down_logged = False
         self._outage_failures = 0
         self._last_unexpected = ""
+        self._refused = False
 
     # -- called from any thread
 
@@ -284,7 +288,10 @@ class Publisher:
             self._mark_disconnected()
             if self._stopping.is_set():
                 break
-            self._stopping.wait(backoff.next_delay())
+            delay = backoff.next_delay()
+            if self._refused:
+                delay = min(delay, max(self._cfg.reconnect_min, REFUSED_RETRY_S))
+            self._stopping.wait(delay)
         log.debug("MQTT publisher stopped")
 
     def _connect_and_serve(self) -> float:
@@ -298,8 +305,10 @@ class Publisher:
             else:
                 client.connect(self._cfg.host, self._cfg.effective_port(), self._cfg.keepalive)
         except (OSError, ValueError, ConfigError) as exc:
+            self._refused = isinstance(exc, ConnectionRefusedError)
             self._attempt_failed(f"cannot connect to {self._where}: {exc}")
             return 0.0
+        self._refused = False
         try:
             if not self._await_connack(conn):
                 return 0.0
@@ -596,8 +605,17 @@ class Publisher:
         self._down_logged = True
 
     def _log_up(self) -> None:
+        first = self.connections == 1
         if self._down_since is None:
             log.info("MQTT connected to %s as %s", self._where, self._client_id)
+        elif first:
+            log.info(
+                "MQTT connected to %s as %s for the first time, %.1f s after the first attempt (%d failed attempt(s))",
+                self._where,
+                self._client_id,
+                time.monotonic() - self._down_since,
+                self._outage_failures,
+            )
         else:
             log.info(
                 "MQTT connected to %s again after %.1f s (%d failed attempt(s))",

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -176,7 +177,10 @@ class Store:
             conn.execute("VACUUM")
 
     def _migrate(self) -> None:
-        """Bring the schema up to SCHEMA_VERSION, one version per transaction, tracked in PRAGMA user_version."""
+        """Bring the schema up to SCHEMA_VERSION, one version per transaction, tracked in PRAGMA user_version.
+
+        Only the upgrade of an existing store is logged; creating a fresh one (from version 0) is no migration."""
+        fresh = self._read("PRAGMA user_version") == [(0,)]
         while True:
             with self._transaction() as conn:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -192,7 +196,8 @@ class Store:
                     else:
                         statement(conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
-            log.info("store schema migrated to version %d", version + 1)
+            if not fresh:
+                log.info("store schema migrated to version %d", version + 1)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -283,7 +288,8 @@ class Store:
             "SELECT payload FROM intervals WHERE sensor = ? AND start = ?", (sensor, start)
         ).fetchone()
         if stored != payload:
-            log.warning("interval %s@%s closed again with different content; keeping the first one", sensor, start)
+            when = local_time(start)
+            log.warning("interval %s at %s closed again with different content; keeping the first one", sensor, when)
 
     def enqueue(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
         """Queue a durable message that is not an interval; returns its outbox sequence number."""
@@ -435,7 +441,7 @@ class Store:
                 "they will never be published",
                 self.max_bytes,
                 evicted_unsent,
-                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest_unsent)),
+                local_time(oldest_unsent),
             )
         with self._lock:
             conn = self._db()
@@ -461,6 +467,11 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def local_time(ts: float) -> str:
+    """A timestamp for a log line: this machine's local time with its UTC offset, never an epoch number."""
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
 def _encode_states(states: dict[str, dict]) -> list[tuple[str, str]]:

@@ -131,7 +131,20 @@ BAD: list[tuple[str, str, list[str]]] = [
     (
         "tab indentation",
         "site: s\n\tsensors: []\n",
-        ["c.yaml: line 2: while scanning for the next token, found character '\\t' that cannot start any token"],
+        ["c.yaml: line 2: a tab character (column 1); YAML indents with spaces only: replace the tab with spaces"],
+    ),
+    (
+        "tab before a nested key",
+        "site: s\nsensors:\n  - id: a\n  \ttype: simulated\n",
+        ["c.yaml: line 4: a tab character (column 3); YAML indents with spaces only: replace the tab with spaces"],
+    ),
+    (
+        "unclosed quote",
+        'site: s\nsensors:\n  - id: a\n    type: serial-lines\n    port: "/dev/ttyUSB0\n    baudrate: 9600\n',
+        [
+            'c.yaml: line 5: the quote " opened here (column 11) is never closed: add the closing quote or '
+            "remove this one"
+        ],
     ),
     (
         "two documents",
@@ -385,10 +398,13 @@ def test_every_firmware_example_loads() -> None:
         "modbus-rtu.yaml",
         "mqtt-tls.yaml",
         "multi-sensor.yaml",
+        "camera.yaml",
     } <= names
     for path in examples:
-        cfg = load_config(path)
+        warnings: list[str] = []
+        cfg = load_config(path, warnings=warnings)
         assert summary(cfg).startswith(f"site {cfg.site}, device {cfg.device}")
+        assert warnings == [], "an example shows what is meant"
         for sensor in cfg.sensors:
             if isinstance(sensor, LineSensorConfig):
                 sensor.parser()

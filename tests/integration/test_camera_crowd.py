@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from tests.crowd_clip import Camera, CrowdClip, camera_sensor_yaml, pick, write_crowd
-from tests.trajectories import RECORDINGS, load
+from tests.trajectories import RECORDINGS, load, needs
 
 REPO = Path(__file__).resolve().parents[2]
 CORRIDOR = RECORDINGS["bi_corr_400_b_03.txt"]
@@ -42,7 +42,7 @@ def replay(tmp_path: Path, clip: CrowdClip) -> list[dict]:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return json.loads(proc.stdout)["intervals"]
 
 
 def matched(drawn: list[float], counted: list[float]) -> int:
@@ -57,6 +57,7 @@ def matched(drawn: list[float], counted: list[float]) -> int:
     return hits
 
 
+@needs(CORRIDOR)
 def test_people_walking_both_ways_through_a_corridor_are_counted_per_direction_and_time(tmp_path: Path) -> None:
     people = load(CORRIDOR)
     walkers = pick(people, EVERY, window=WINDOW)
