@@ -27,8 +27,8 @@ BAD: list[tuple[str, str, list[str]]] = [
         [
             "c.yaml: sensors[0].port: field required (line 3)",
             "c.yaml: sensors[0].prot: unknown key 'prot' (line 5); allowed: type, id, port, baudrate, bytesize, "
-            "parity, stopbits, preset, pattern, in_values, out_values, counter_bits, max_step, heartbeat_timeout, "
-            "encoding, max_line_bytes, reconnect_min, reconnect_max; did you mean 'port'?",
+            "parity, stopbits, preset, pattern, in_values, out_values, counter_bits, max_step, max_count, "
+            "heartbeat_timeout, encoding, max_line_bytes, reconnect_min, reconnect_max; did you mean 'port'?",
         ],
     ),
     (
