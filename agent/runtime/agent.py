@@ -58,6 +58,7 @@ from agent.runtime.health import (
     status_line,
 )
 from agent.runtime.home_assistant import HomeAssistantLink
+from agent.runtime.readings_log import log_readings
 from agent.runtime.reload import ReloadPlan, plan_reload
 from agent.runtime.sd_notify import Notifier, Watchdog
 from agent.runtime.sensor_states import SensorStates
@@ -205,18 +206,9 @@ class Agent:
             readings = agg.add_totals(in_total, out_total, at)
             if readings[0].delta or readings[1].delta:
                 self._dirty.add(sensor)
-        for direction, reading in zip(("in", "out"), readings, strict=True):
-            if reading.kind in ("reset", "jump", "wrap"):
-                log.warning(
-                    "%s: %s counter %s (value now %d, counted %d)",
-                    sensor,
-                    direction,
-                    {"reset": "reset by the device", "jump": "jumped implausibly", "wrap": "wrapped around"}[
-                        reading.kind
-                    ],
-                    in_total if direction == "in" else out_total,
-                    reading.delta,
-                )
+            if "glitch" in (readings[0].kind, readings[1].kind):
+                self.health[sensor].rejected += 1
+        log_readings(sensor, readings, (in_total, out_total))
 
     def reject(self, sensor: str, n: int, at: float) -> None:
         with self._lock:
