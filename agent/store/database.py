@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.anomaly.sensor import SLOT_FIELDS, AnomalyState, legacy_state
+from agent.store.lock import StoreLock
 
 if TYPE_CHECKING:
     from agent.aggregation.records import ClosedInterval
@@ -149,17 +151,23 @@ class Store:
         self.path = self.directory / DB_NAME
         self.retention_days = retention_days
         self.max_bytes = max_bytes
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-        )
+        # Taken before the database is opened: a second instance must not even migrate or vacuum it.
+        self._owner = StoreLock(self.directory)
+        self._owner.acquire()
+        self._conn: sqlite3.Connection | None = None
         try:
+            _create_private(self.path)
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             self._configure()
             self._migrate()
         except BaseException:
-            self._conn.close()
-            self._conn = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            self._owner.release()
             raise
 
     def _configure(self) -> None:
@@ -455,12 +463,21 @@ class Store:
             finally:
                 self._conn.close()
                 self._conn = None
+                self._owner.release()
 
     def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only; SQLite gives its -wal and -shm the same mode."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _encode_states(states: dict[str, dict]) -> list[tuple[str, str]]:
