@@ -61,6 +61,9 @@ CONNECT_TIMEOUT_S = 5.0
 CONNACK_TIMEOUT_S = 10.0
 # Upper bound on waiting for the PUBACK of the final retained `offline` during stop().
 GOODBYE_MAX_S = 1.0
+# Upper bound on sending what the outbox holds during stop(): the interval the shutdown itself closed goes out
+# in milliseconds on a working link; a backlog left by an outage waits for the next start instead of the exit.
+DRAIN_MAX_S = 1.0
 # Only a connection that lasted this long resets the reconnect backoff, so a broker that accepts and then drops
 # us at once (for example another device using the same client id) is retried ever more rarely, not every second.
 STABLE_S = 10.0
@@ -148,6 +151,7 @@ class Publisher:
         self._max_inflight = max(1, cfg.max_inflight)
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._drain_deadline = 0.0
         self._goodbye_deadline = 0.0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -227,7 +231,8 @@ class Publisher:
         return messages
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Publish retained `offline`, disconnect cleanly and end the thread, all within `timeout` seconds.
+        """Send what the outbox holds, publish retained `offline`, disconnect cleanly and end the thread, all
+        within `timeout` seconds.
 
         If the thread is stuck in a TCP connect to an unreachable broker it is left behind (it is a daemon
         thread and exits at its next check), so stop() still returns in time.
@@ -235,8 +240,10 @@ class Publisher:
         thread = self._thread
         if thread is None:
             return
-        deadline = time.monotonic() + timeout
-        self._goodbye_deadline = time.monotonic() + min(GOODBYE_MAX_S, timeout / 2)
+        now = time.monotonic()
+        deadline = now + timeout
+        self._drain_deadline = now + min(DRAIN_MAX_S, timeout / 3)
+        self._goodbye_deadline = self._drain_deadline + min(GOODBYE_MAX_S, timeout / 3)
         self._stopping.set()
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
@@ -412,7 +419,8 @@ class Publisher:
         client = conn.client
         while True:
             if self._stopping.is_set():
-                # The last states and answers go out ahead of `offline`, on the same ordered connection.
+                # The last intervals, states and answers go out ahead of `offline`, on the same ordered connection.
+                self._drain(conn)
                 self._send_transients(conn)
                 self._goodbye(conn)
                 return
@@ -539,6 +547,19 @@ class Publisher:
                 return rc
             conn.subscribed.update(new)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _drain(self, conn: _Connection) -> None:
+        """Stopping: publish the outbox's rows and collect their PUBACKs until it is empty or time is up."""
+        self._wake.set()
+        while time.monotonic() < self._drain_deadline and not conn.closed:
+            self._settle(conn)
+            if self._fill(conn) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            if not (conn.inflight or conn.buffer or conn.more or self._wake.is_set()):
+                break
+            if conn.client.loop(GOODBYE_LOOP_S) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+        self._settle(conn)
 
     def _goodbye(self, conn: _Connection) -> None:
         """Say `offline` ourselves: a clean disconnect does not fire the last will."""
