@@ -37,15 +37,17 @@ from agent.config.errors import ConfigError
 from agent.config.modbus import ModbusSensorConfig
 from agent.config.serial_lines import LineSensorConfig
 from agent.config.units import interval_text
-from agent.mqtt.commands import CommandFailed, dispatch
+from agent.mqtt.commands import CommandFailed
 from agent.mqtt.discovery import (
     AgentDevice,
     SensorState,
 )
+from agent.mqtt.inbox import Received
 from agent.mqtt.payloads import interval_payload
-from agent.mqtt.publisher import Publisher, Received
+from agent.mqtt.publisher import Publisher
 from agent.mqtt.topics import Topics
 from agent.runtime.anomaly_scoring import AnomalyScoring
+from agent.runtime.command_desk import CommandDesk
 from agent.runtime.console import Console
 from agent.runtime.health import (
     HealthPayload,
@@ -150,6 +152,7 @@ class Agent:
             )
         )
         self._seen_connections = 0
+        self._commands = CommandDesk()
         self._last_unexpected = ""
         self._next_health = 0.0
         self._next_status = 0.0
@@ -368,8 +371,12 @@ class Agent:
             if connections != self._seen_connections:
                 self._seen_connections = connections
                 self._on_connected(now)
+            self._commands.new_tick()
             for message in publisher.received():
-                self._on_message(message)
+                try:
+                    self._on_message(message)
+                except Exception as exc:  # noqa: BLE001 - one message must not cost the others their turn
+                    self._unexpected("handling a received message", exc)
         if now >= self._next_health:
             self._publish_health(now)
         elif self._status_changed.is_set() and now >= self._next_status:
@@ -398,7 +405,7 @@ class Agent:
                     message.topic,
                 )
                 return
-            response = dispatch(message.payload, self, self.clock(), sensors=list(self.aggregators))
+            response = self._commands.answer(message, self, list(self.aggregators), self.clock())
             publisher = self.publisher or publisher  # a reload may have replaced it
             publisher.publish_transient(self.topics.command_response, response.to_json(), retain=False, qos=1)
             return
