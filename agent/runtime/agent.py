@@ -21,6 +21,7 @@ change is `reload`.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +61,7 @@ from agent.runtime.health import (
     status_line,
 )
 from agent.runtime.home_assistant import HomeAssistantLink
+from agent.runtime.persistence import Persistence
 from agent.runtime.readings_log import log_readings
 from agent.runtime.reload import ReloadPlan, plan_reload
 from agent.runtime.sd_notify import Notifier, Watchdog
@@ -116,6 +118,8 @@ class Agent:
         self._reload_config = reload_config
         self.topics = Topics.for_device(cfg.mqtt.topic_prefix, cfg.site, cfg.device)
         self.store = Store(cfg.store.path, cfg.store.retention_days, cfg.store.max_bytes)
+        self.persistence = Persistence(self.store, cfg.intervals.length)
+        self._persist = self.persistence.lock
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
@@ -124,7 +128,7 @@ class Agent:
         now = clock()
         self.started = now
         self.health: dict[str, SourceHealth] = {s.id: SourceHealth() for s in cfg.sensors}
-        states = self.store.load_states()
+        states = self._saved_states()
         self.aggregators: dict[str, SensorAggregator] = {
             s.id: self._new_aggregator(s, states.get(s.id), now) for s in cfg.sensors
         }
@@ -152,11 +156,31 @@ class Agent:
             )
         )
         self._seen_connections = 0
+        self._store_stats: tuple[int, float | None, int] = (0, None, 0)
         self._commands = CommandDesk()
         self._last_unexpected = ""
         self._next_health = 0.0
         self._next_status = 0.0
         self.publisher: Publisher | None = self._new_publisher(cfg) if cfg.mqtt.enabled else None
+
+    def _saved_states(self) -> dict[str, dict]:
+        """The store's aggregator states; for a sensor it lacks (a replaced or unopenable store), the side copy's."""
+        try:
+            states = self.store.load_states()
+        except sqlite3.Error as exc:
+            log.error("saved counting state unreadable from the store (%s); using %s", exc, self.store.side.path.name)
+            states = {}
+        side = self.store.side.load()
+        return {**{k: v for k, v in side.items() if k not in states}, **states}
+
+    def store_stats(self) -> tuple[int, float | None, int]:
+        """(outbox depth, its oldest message's time, bytes used); the last known figures while the store fails."""
+        try:
+            depth, oldest = self.store.outbox_stats()
+            self._store_stats = (depth, oldest, self.store.size_bytes())
+        except sqlite3.Error:
+            pass
+        return self._store_stats
 
     def _new_aggregator(self, s: SensorConfig, state: dict | None, now: float) -> SensorAggregator:
         counter_bits = s.counter_bits if isinstance(s, LineSensorConfig | ModbusSensorConfig) else 32
@@ -212,6 +236,16 @@ class Agent:
             if "glitch" in (readings[0].kind, readings[1].kind):
                 self.health[sensor].rejected += 1
         log_readings(sensor, readings, (in_total, out_total))
+
+    def commit(self, sensor: str) -> None:
+        """Persist the sensor's counts now (a read batch of event lines); a store failure leaves them in memory."""
+        with self._persist:
+            with self._lock:
+                agg = self.aggregators.get(sensor)
+                if agg is None:
+                    return
+                state = agg.snapshot()
+            self.persistence.save({sensor: state}, self.clock(), "saving a read batch", side=False)
 
     def reject(self, sensor: str, n: int, at: float) -> None:
         with self._lock:
@@ -275,8 +309,11 @@ class Agent:
                     self._reload_on_signal()
                 now = self.clock()
                 if now >= next_retention:
-                    self.store.enforce_limits(now)
                     next_retention = now + RETENTION_EVERY_S
+                    try:
+                        self.store.enforce_limits(now)
+                    except sqlite3.Error as exc:
+                        self.persistence.guard.failed("applying retention", exc, now)
                 if self.close_due(now):
                     next_checkpoint = now + self.cfg.store.checkpoint
                 elif now >= next_checkpoint:
@@ -296,9 +333,13 @@ class Agent:
 
     def close_due(self, now: float) -> list[ClosedInterval]:
         """Close every interval that has ended; commit them (and the state that produced them) in one transaction."""
+        with self._persist:
+            return self._close_due(now)
+
+    def _close_due(self, now: float) -> list[ClosedInterval]:
         with self._lock:
             closed = [c for agg in self.aggregators.values() for c in agg.close_due(now)]
-            if not closed:
+            if not closed and not self.persistence.guard.retry_due(now):
                 return []
             states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
         closed.sort(key=lambda c: (c.start, c.sensor))
@@ -310,11 +351,11 @@ class Agent:
             self.states.scored(c.sensor, anomaly)
             payload = interval_payload(c, self.cfg.site, self.cfg.device, self.tz, anomaly)
             records.append((c, self.topics.interval(c.sensor), payload.model_dump_json().encode()))
-        changes = self.scoring.changes(dict.fromkeys(c.sensor for c in closed))
-        self.store.commit_close(records, states, events, changes)
-        self.scoring.saved(changes)
-        if self.publisher is not None:
-            self.publisher.wake()
+        changes = self.persistence.store_closes(records, events, states, self.scoring.changes, now)
+        if changes is not None:
+            self.scoring.saved(changes)
+            if self.publisher is not None:
+                self.publisher.wake()
         for c in closed:
             self.states.count_closed(c)
         if self.publisher is not None:
@@ -324,8 +365,8 @@ class Agent:
                         self._publish_state(sensor, now)
             except Exception as exc:  # noqa: BLE001 - the intervals are stored; a state bug must not stop counting
                 self._unexpected("publishing sensor states", exc)
-        if self.console is not None:
-            depth, _ = self.store.outbox_stats()
+        if self.console is not None and closed:
+            depth, _ = self.store_stats()[:2]
             connected = self.publisher.connected if self.publisher is not None else False
             for c in closed:
                 self.console.interval_closed(c, self.tz, depth, connected)
@@ -333,9 +374,10 @@ class Agent:
 
     def checkpoint(self) -> None:
         """Persist open-interval state so that a power cut costs at most one checkpoint period of event counts."""
-        with self._lock:
-            states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
-        self.store.save_states(states)
+        with self._persist:
+            with self._lock:
+                states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
+            self.persistence.save(states, self.clock(), "checkpointing")
 
     def live(self) -> dict[str, dict]:
         with self._lock:
@@ -349,7 +391,13 @@ class Agent:
         self.checkpoint()
         if self.publisher is not None:
             self.publisher.stop(2.0)
-        self.store.close()
+        held = self.persistence.guard.held.records
+        if held:
+            log.error("stopping with %d closed interval(s) that could not be stored (disk full): lost", len(held))
+        try:
+            self.store.close()
+        except sqlite3.Error as exc:
+            log.error("store %s not closed cleanly (%s); it opens cleanly next time", self.store.directory, exc)
         log.info("stopped")
 
     # -- what the loop does for the outside world
@@ -448,7 +496,7 @@ class Agent:
                 rejected_lines=rejected,
                 **(source.readings() if source is not None else {}),
             )
-        depth, oldest = self.store.outbox_stats()
+        depth, oldest, used = self.store_stats()
         mqtt = None
         if self.publisher is not None:
             stats = self.publisher.stats()
@@ -467,7 +515,8 @@ class Agent:
             version=__version__,
             sources=sources,
             system=read_system(),
-            store=read_store(self.store.directory, self.store.size_bytes(), self.store.max_bytes),
+            store=read_store(self.store.directory, used, self.store.max_bytes),
+            faults=self.persistence.guard.faults(),
             outbox_depth=depth,
             outbox_oldest=oldest,
             mqtt=mqtt,
@@ -523,13 +572,14 @@ class Agent:
 
     def reset_occupancy(self, sensor: str) -> dict[str, Any]:
         now = self.clock()
-        with self._lock:
-            agg = self.aggregators[sensor]
-            before = agg.occupancy
-            agg.reset_occupancy(now)
-            states = {s: a.snapshot() for s, a in self.aggregators.items()}
-        # Persisted at once: a restart right after must not bring the old figure back.
-        self.store.save_states(states)
+        with self._persist:
+            with self._lock:
+                agg = self.aggregators[sensor]
+                before = agg.occupancy
+                agg.reset_occupancy(now)
+                states = {s: a.snapshot() for s, a in self.aggregators.items()}
+            # Persisted at once: a restart right after must not bring the old figure back.
+            self.persistence.save(states, now, "saving an occupancy reset")
         log.info("%s: occupancy reset from %d to 0 by remote command", sensor, before)
         self._publish_state(sensor, now)
         return {"sensor": sensor, "previous": before}
@@ -606,22 +656,23 @@ class Agent:
         saved = self.store.load_states() if plan.added else {}
         self.cfg = new
         by_id = {s.id: s for s in new.sensors}
-        with self._lock:
-            # Removed sensors keep their last state in the store: counting resumes if they come back.
-            states = {sid: self.aggregators.pop(sid).snapshot() for sid in plan.removed}
-            for sid in plan.removed:
-                del self.health[sid]
-                self._dirty.discard(sid)
-            for sid in plan.changed:
-                # The same counts continue under the new settings; the restarted source reports up again.
-                self.aggregators[sid] = self._new_aggregator(by_id[sid], self.aggregators[sid].snapshot(), now)
-            for sid in plan.added:
-                self.aggregators[sid] = self._new_aggregator(by_id[sid], saved.get(sid), now)
-                self.health[sid] = SourceHealth()
-            self.aggregators = {s.id: self.aggregators[s.id] for s in new.sensors}
-            self.health = {s.id: self.health[s.id] for s in new.sensors}
-            states.update({sid: agg.snapshot() for sid, agg in self.aggregators.items()})
-        self.store.save_states(states)
+        with self._persist:
+            with self._lock:
+                # Removed sensors keep their last state in the store: counting resumes if they come back.
+                states = {sid: self.aggregators.pop(sid).snapshot() for sid in plan.removed}
+                for sid in plan.removed:
+                    del self.health[sid]
+                    self._dirty.discard(sid)
+                for sid in plan.changed:
+                    # The same counts continue under the new settings; the restarted source reports up again.
+                    self.aggregators[sid] = self._new_aggregator(by_id[sid], self.aggregators[sid].snapshot(), now)
+                for sid in plan.added:
+                    self.aggregators[sid] = self._new_aggregator(by_id[sid], saved.get(sid), now)
+                    self.health[sid] = SourceHealth()
+                self.aggregators = {s.id: self.aggregators[s.id] for s in new.sensors}
+                self.health = {s.id: self.health[s.id] for s in new.sensors}
+                states.update({sid: agg.snapshot() for sid, agg in self.aggregators.items()})
+            self.persistence.save(states, now, "saving a reload")
         self.sources = {s.id: sources[s.id] if s.id in sources else self.sources[s.id] for s in new.sensors}
         for sid in sources:
             self.sources[sid].start()

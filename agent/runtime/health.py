@@ -127,6 +127,18 @@ class SystemReport(BaseModel):
     rss_bytes: int | None = Field(None, ge=0, title="Memory", description="Resident memory of the agent process.")
 
 
+class StoreRecovery(BaseModel):
+    """A damaged store that was moved aside and replaced by a fresh one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: str = Field(title="When", description="When the damage was found, ISO-8601 local time.")
+    reason: str = Field(title="Reason", description="What was wrong (SQLite's integrity check or error).")
+    moved_to: str | None = Field(
+        None, title="Moved to", description="File name the damaged database was renamed to, beside the new one."
+    )
+
+
 class StoreReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -137,6 +149,31 @@ class StoreReport(BaseModel):
     filesystem_free_bytes: int | None = Field(
         None, ge=0, title="Free on filesystem", description="Free bytes on the filesystem holding the store."
     )
+    disk_full: bool | None = Field(
+        None,
+        title="Disk full",
+        description="Present and true while store writes fail for want of space: counting goes on, closed "
+        "intervals wait in memory and are stored as soon as space returns.",
+    )
+    disk_full_since: str | None = Field(
+        None, title="Disk full since", description="When writes started failing, ISO-8601 local time."
+    )
+    held_intervals: int | None = Field(
+        None, ge=0, title="Intervals in memory", description="Closed intervals waiting in memory for the store."
+    )
+    lost_intervals: int | None = Field(
+        None,
+        ge=0,
+        title="Intervals lost",
+        description="Closed intervals dropped from memory since start because the disk stayed full too long.",
+    )
+    recovered: StoreRecovery | None = Field(
+        None,
+        title="Store replaced",
+        description="Set when a damaged store was moved aside and replaced by a fresh one since start; the "
+        "counting state (and lifetime totals) continued from the side checkpoint.",
+    )
+    error: str | None = Field(None, title="Last error", description="The last store error, while it lasts.")
 
 
 class OutboxReport(BaseModel):
@@ -203,6 +240,19 @@ class StoreReadings:
     files_bytes: int
     max_bytes: int
     filesystem_free_bytes: int | None
+
+
+@dataclass(frozen=True)
+class StoreFaults:
+    """What went wrong with the store since start (see `agent.runtime.store_guard`); empty when nothing did."""
+
+    disk_full_since: float | None = None
+    held_intervals: int = 0
+    lost_intervals: int = 0
+    recovered_at: float | None = None
+    recovered_reason: str | None = None
+    recovered_to: str | None = None
+    error: str | None = None
 
 
 def read_loadavg(path: Path = Path("/proc/loadavg")) -> tuple[float, float, float] | None:
@@ -321,6 +371,7 @@ def health_payload(
     outbox_depth: int,
     outbox_oldest: float | None,
     mqtt: MqttReport | None,
+    faults: StoreFaults | None = None,
 ) -> HealthPayload:
     """Assemble one report from readings taken by the caller (`outbox_oldest` is the created time of the
     oldest unsent row, epoch seconds)."""
@@ -340,6 +391,7 @@ def health_payload(
             max_bytes=store.max_bytes,
             used_ratio=round(store.used_bytes / store.max_bytes, 4) if store.max_bytes > 0 else 0.0,
             filesystem_free_bytes=store.filesystem_free_bytes,
+            **_fault_fields(faults or StoreFaults(), tz),
         ),
         outbox=OutboxReport(
             depth=outbox_depth,
@@ -349,6 +401,24 @@ def health_payload(
         ),
         mqtt=mqtt,
     )
+
+
+def _fault_fields(f: StoreFaults, tz: Any) -> dict[str, Any]:
+    """The store fault fields of a report: only those with something to say, so a healthy store sends none."""
+    fields: dict[str, Any] = {}
+    if f.disk_full_since is not None:
+        fields.update(disk_full=True, disk_full_since=local_iso(f.disk_full_since, tz))
+    if f.held_intervals:
+        fields["held_intervals"] = f.held_intervals
+    if f.lost_intervals:
+        fields["lost_intervals"] = f.lost_intervals
+    if f.recovered_at is not None:
+        fields["recovered"] = StoreRecovery(
+            at=local_iso(f.recovered_at, tz), reason=f.recovered_reason or "", moved_to=f.recovered_to
+        )
+    if f.error is not None:
+        fields["error"] = f.error
+    return fields
 
 
 def status_line(report: HealthPayload) -> str:
@@ -366,6 +436,10 @@ def status_line(report: HealthPayload) -> str:
     if report.outbox.oldest_age_s is not None:
         backlog += f" (oldest {_age(report.outbox.oldest_age_s)})"
     parts.append(backlog)
+    if report.store.disk_full:
+        parts.append(f"DISK FULL: {report.store.held_intervals or 0} interval(s) waiting in memory")
+    if report.store.recovered is not None:
+        parts.append(f"store replaced at {report.store.recovered.at} (damaged)")
     return ", ".join(parts)
 
 

@@ -7,7 +7,8 @@ length, encoding and pattern, and whatever fails is counted as rejected (so it s
 
 Reads come in chunks of whatever the driver has buffered, split on b"\\n" in one pass: the per-line work
 is one decode, one regex match and one sink call, which keeps a pty or a 115200 baud UART far below
-saturating a Pi core.
+saturating a Pi core. Event lines cannot be read twice, so after each chunk that held any, the sink commits
+them before the next read (`CountSink.commit`): a crash loses nothing the source had read.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ class LineSource(ThreadedSource):
         lines, overlong = self._splitter.feed(data)
         at = self._clock()
         sink, sensor, parse, encoding = self._sink, self.sensor_id, self._parser.parse, self._encoding
-        valid = bad_encoding = unmatched = implausible = 0
+        valid = bad_encoding = unmatched = implausible = events = 0
         bad_line = b""
         for line in lines:
             try:
@@ -164,6 +165,7 @@ class LineSource(ThreadedSource):
             kind = type(result)
             if kind is Increment:
                 sink.add(sensor, result.ins, result.outs, at)
+                events += 1
             elif kind is Totals:
                 sink.add_totals(sensor, result.in_total, result.out_total, at)
             else:
@@ -171,6 +173,8 @@ class LineSource(ThreadedSource):
                 bad_line = line
                 continue
             valid += 1
+        if events:
+            sink.commit(sensor)
         stats = self.stats
         if valid:
             stats.valid += valid

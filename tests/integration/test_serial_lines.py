@@ -42,6 +42,9 @@ class RecordingSink:
     def reject(self, sensor: str, n: int, at: float) -> None:
         self._record("reject", sensor, n, at)
 
+    def commit(self, sensor: str) -> None:
+        self._record("commit", sensor)
+
     def source_up(self, sensor: str, at: float) -> None:
         self._record("up", sensor, at)
 

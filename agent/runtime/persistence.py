@@ -1,0 +1,82 @@
+"""Writing what the interval loop and the sources counted to the store, safe from the store's failures.
+
+Every write of aggregator state goes through `Persistence` under one lock (`lock`), taken around the snapshot
+and its write, so an older snapshot never overwrites a newer one or a close. A write that fails is handed to
+the `StoreGuard`: on a full disk, closed intervals wait in memory and are stored, oldest first, by the next
+write that succeeds; the loop retries on its own (`retry_due`). After each stored close or checkpoint the
+same states go to the side checkpoint (`agent.store.side_checkpoint`), from which a replaced store resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agent.runtime.store_guard import Record, StoreGuard
+from agent.store.database import Store
+
+log = logging.getLogger(__name__)
+
+Changes = Callable[[list[str]], dict[str, Any]]
+
+
+class Persistence:
+    """The store, its guard and the write-ordering lock; `store_closes` and `save` never raise a store error."""
+
+    def __init__(self, store: Store, interval_s: float) -> None:
+        self.store = store
+        self.guard = StoreGuard(store, interval_s)
+        self.lock = threading.Lock()
+
+    def store_closes(
+        self,
+        records: list[Record],
+        events: list[tuple[str, bytes]],
+        states: dict[str, dict],
+        changes: Changes,
+        now: float,
+    ) -> dict[str, Any] | None:
+        """Commit held and new intervals with `states`; the detector changes committed, or None if held."""
+        held = self.guard.take()
+        records = held.records + records
+        events = held.events + events
+        for attempt in (1, 2):
+            detectors = changes(list(dict.fromkeys(r[0].sensor for r in records)))
+            try:
+                self.store.commit_close(records, states, events, detectors)
+            except sqlite3.Error as exc:
+                if attempt == 1 and self._worth_retrying("storing closed intervals", exc, now):
+                    continue
+                self.guard.hold(records, events)
+                return None
+            self.guard.stored(now)
+            self._side(states)
+            return detectors
+        return None
+
+    def save(self, states: dict[str, dict], now: float, what: str, side: bool = True) -> None:
+        """Checkpoint aggregator states; on failure they stay in memory, to be written by a later save or close."""
+        try:
+            self.store.save_states(states)
+        except sqlite3.Error as exc:
+            self.guard.failed(what, exc, now)
+            return
+        if self.guard.disk_full_since is not None and not self.guard.held.records:
+            self.guard.stored(now)
+        if side:
+            self._side(states)
+
+    def _worth_retrying(self, what: str, exc: sqlite3.Error, now: float) -> bool:
+        full = self.guard.failed(what, exc, now)
+        if full:
+            return self.guard.room()
+        return self.store.recovery is not None and self.store.unavailable is None
+
+    def _side(self, states: dict[str, dict]) -> None:
+        try:
+            self.store.side.save(states)
+        except OSError as exc:
+            log.debug("side checkpoint not written: %s", exc)
