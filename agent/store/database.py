@@ -173,7 +173,8 @@ class Store:
         self.path = self.directory / DB_NAME
         self.retention_days = retention_days
         self.max_bytes = max_bytes
-        self._lock = threading.Lock()
+        # Re-entrant: opening again (after a full disk) or replacing a damaged file happens inside a locked call.
+        self._lock = threading.RLock()
         self.side = SideCheckpoint(self.directory)
         self.recovery: Recovery | None = None
         """The last time a damaged store was replaced, for health reports."""
@@ -308,8 +309,13 @@ class Store:
             conn = self._conn
             if conn is None:
                 return False
+            # Checked through a connection of its own: this one's page cache may still hold the pages as they were.
             try:
-                problem = quick_check(conn)
+                checker = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+                try:
+                    problem = quick_check(checker)
+                finally:
+                    checker.close()
             except sqlite3.DatabaseError as exc:
                 if not is_damage(exc):
                     raise
