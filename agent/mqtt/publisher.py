@@ -24,6 +24,7 @@ thread; splitting it would spread the one rule that keeps it correct over severa
 from __future__ import annotations
 
 import logging
+import sqlite3
 import ssl
 import threading
 import time
@@ -583,7 +584,10 @@ class Publisher:
         text = f"{type(exc).__name__}: {exc}"
         self._record_error(text)
         if text != self._last_unexpected:
-            log.exception("MQTT publisher error; retrying in the background")
+            if isinstance(exc, sqlite3.Error):  # a full disk or a store being replaced: no bug, no traceback
+                log.error("MQTT publisher: store error (%s); retrying in the background", exc)
+            else:
+                log.exception("MQTT publisher error; retrying in the background")
             self._last_unexpected = text
         else:
             log.debug("MQTT publisher error again: %s", text)

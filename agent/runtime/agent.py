@@ -403,11 +403,15 @@ class Agent:
     # -- what the loop does for the outside world
 
     def _unexpected(self, what: str, exc: Exception) -> None:
-        """A failure outside counting: log it with a traceback once per distinct error, then carry on."""
+        """A failure outside counting: log it with a traceback once per distinct error, then carry on. A store
+        error (a full disk, a store being replaced) is no bug: one line, no traceback (see the health report)."""
         text = f"{what}: {type(exc).__name__}: {exc}"
         if text != self._last_unexpected:
             self._last_unexpected = text
-            log.exception("unexpected error while %s; counting goes on", what)
+            if isinstance(exc, sqlite3.Error):
+                log.error("store error while %s: %s; counting goes on", what, exc)
+            else:
+                log.exception("unexpected error while %s; counting goes on", what)
         else:
             log.debug("unexpected error again while %s", text)
 
