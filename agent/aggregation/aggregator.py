@@ -278,6 +278,28 @@ class SensorAggregator:
 
     # -- the clock
 
+    def clock_stepped(self, before: float, after: float) -> None:
+        """The wall clock jumped forward from `before` to `after` (see `agent.aggregation.clock_steps`): nothing
+        was observed in between. Coverage stops at `before` and resumes at `after`; the intervals wholly in the
+        gap are not emitted, as after a restart, because nothing observed them. A backward step needs nothing
+        here: the caller's counting time never goes back."""
+        if after <= before:
+            return
+        self._observe(before)
+        if self._up:
+            stop = before if before > self._start else self._start
+            if stop > self._up_since:
+                self._coverage += stop - self._up_since
+        if after < self._end:
+            self._up_since = after
+            self._observe(after)
+            return
+        self._up_since = self._end  # nothing more for the open interval
+        self._resume = max(interval_start(after, self.length, self.tz), self._end)
+        self._observe(after)
+        if self._up:
+            self._up_since = max(after, self._start)
+
     def close_due(self, now: float) -> list[ClosedInterval]:
         """Every interval that ended at or before `now` and was not returned yet, oldest first."""
         self._observe(now)

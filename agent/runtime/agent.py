@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import __version__
-from agent.aggregation.aggregator import SensorAggregator
+from agent.aggregation.aggregator import MAX_CATCH_UP_S, SensorAggregator
 from agent.aggregation.clock import local_iso
+from agent.aggregation.clock_steps import ClockStep
 from agent.aggregation.records import CameraCounts, ClosedInterval
 from agent.config.agent import ANOMALY_MIN_INTERVAL_S, AgentConfig, SensorConfig, zone_names
 from agent.config.camera import CameraSensorConfig
@@ -66,6 +67,7 @@ from agent.runtime.readings_log import log_readings
 from agent.runtime.reload import ReloadPlan, plan_reload
 from agent.runtime.sd_notify import Notifier, Watchdog
 from agent.runtime.sensor_states import SensorStates
+from agent.runtime.wall_clock import StepClock
 from agent.sources.base import Source
 from agent.sources.build import build_source
 from agent.store.database import Store
@@ -98,7 +100,8 @@ class Agent:
     """Wires sources, aggregation, the store and MQTT together; re-wires them when the config is reloaded.
 
     `reload_config` returns the config as it is now on disk (with the command line's overrides applied);
-    without one (the demo) a reload is refused.
+    without one (the demo) a reload is refused. On the real clock (`time.time`) wall-clock steps are found
+    against the monotonic clock (`agent.runtime.wall_clock`); a test's own clock is taken as it is.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Agent:
         self.cfg = cfg
         self.tz = cfg.tz
         self.clock = clock
+        self.wall_clock: StepClock | None = None
         self.console = console
         self._reload_config = reload_config
         self.topics = Topics.for_device(cfg.mqtt.topic_prefix, cfg.site, cfg.device)
@@ -125,10 +129,13 @@ class Agent:
         self._reload_requested = threading.Event()
         self._status_changed = threading.Event()
         self._dirty: set[str] = set()
-        now = clock()
+        states = self._saved_states()
+        if clock is time.time:
+            self.wall_clock = StepClock(start=_last_seen(states, clock()), on_step=self._clock_stepped)
+            self.clock = self.wall_clock
+        now = self.clock()
         self.started = now
         self.health: dict[str, SourceHealth] = {s.id: SourceHealth() for s in cfg.sensors}
-        states = self._saved_states()
         self.aggregators: dict[str, SensorAggregator] = {
             s.id: self._new_aggregator(s, states.get(s.id), now) for s in cfg.sensors
         }
@@ -144,7 +151,7 @@ class Agent:
         for s in cfg.sensors:
             self._add_anomaly(s.id)
         self.states = SensorStates(self.store, self.tz, cfg.intervals.occupancy_reset)
-        self.sources: dict[str, Source] = {s.id: build_source(s, self, self.tz) for s in cfg.sensors}
+        self.sources: dict[str, Source] = {s.id: build_source(s, self, self.tz, self.clock) for s in cfg.sensors}
         self.home_assistant = HomeAssistantLink(
             AgentDevice(
                 site=cfg.site,
@@ -246,6 +253,13 @@ class Agent:
                     return
                 state = agg.snapshot()
             self.persistence.save({sensor: state}, self.clock(), "saving a read batch", side=False)
+
+    def _clock_stepped(self, step: ClockStep) -> None:
+        """A forward step of the wall clock (called by the clock, before it returns the new time)."""
+        with self._lock:
+            for agg in self.aggregators.values():
+                agg.clock_stepped(step.before, step.after)
+            self._dirty.update(self.aggregators)
 
     def reject(self, sensor: str, n: int, at: float) -> None:
         with self._lock:
@@ -521,6 +535,7 @@ class Agent:
             system=read_system(),
             store=read_store(self.store.directory, used, self.store.max_bytes),
             faults=self.persistence.guard.faults(),
+            clock=self.wall_clock.readings() if self.wall_clock is not None else None,
             outbox_depth=depth,
             outbox_oldest=oldest,
             mqtt=mqtt,
@@ -646,7 +661,7 @@ class Agent:
             return plan.result()
         by_id = {s.id: s for s in new.sensors}
         # Built before anything stops, so a source that cannot be made leaves the running config untouched.
-        sources = {sid: build_source(by_id[sid], self, self.tz) for sid in (*plan.changed, *plan.added)}
+        sources = {sid: build_source(by_id[sid], self, self.tz, self.clock) for sid in (*plan.changed, *plan.added)}
         self._apply(new, plan, sources)
         log.info("config reloaded: %s", plan.summary())
         return plan.result()
@@ -716,3 +731,10 @@ class Agent:
                 self.publisher.subscribe(topic_filter, qos=1)
         if new.homeassistant.enabled:
             self._announce()
+
+
+def _last_seen(states: dict[str, dict], wall: float) -> float | None:
+    """The latest time the saved states saw, if the wall clock is now behind it by less than a day: counting time
+    continues from there (a clock stepped back across a restart). Further back, the saved time is the wrong one."""
+    seen = max((float(s.get("seen", 0.0)) for s in states.values() if isinstance(s, dict)), default=0.0)
+    return seen if 0 < seen - wall <= MAX_CATCH_UP_S else None

@@ -194,6 +194,26 @@ class MqttReport(BaseModel):
     last_error: str | None = None
 
 
+class ClockReport(BaseModel):
+    """Steps of the wall clock (see the README's "Field faults"); absent while the clock never stepped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    last_step_s: float | None = Field(
+        None,
+        title="Last step",
+        description="Size of the last wall-clock step found since start, in seconds; negative: back in time.",
+    )
+    last_step_at: str | None = Field(None, title="Stepped at", description="When it was found, ISO-8601 local time.")
+    behind_s: float = Field(
+        0.0,
+        ge=0,
+        title="Wall clock behind",
+        description="Seconds the wall clock is behind the agent's counting time after a backward step; counting "
+        "time runs at half speed until it is 0, so intervals keep closing and none is dated twice.",
+    )
+
+
 class HealthPayload(BaseModel):
     """Retained on `<prefix>/health`; fields the platform cannot report are absent, never zero."""
 
@@ -214,6 +234,9 @@ class HealthPayload(BaseModel):
     store: StoreReport = Field(title="Store", description="Disk use of the local database against its budget.")
     outbox: OutboxReport = Field(title="Outbox", description="Messages stored but not yet acknowledged by the broker.")
     mqtt: MqttReport | None = Field(None, title="MQTT", description="Broker connection; absent when MQTT is disabled.")
+    clock: ClockReport | None = Field(
+        None, title="Clock", description="Wall-clock steps found since start; absent when there were none."
+    )
 
     def to_json(self) -> bytes:
         """The wire form: unknown readings are left out rather than sent as null."""
@@ -240,6 +263,13 @@ class StoreReadings:
     files_bytes: int
     max_bytes: int
     filesystem_free_bytes: int | None
+
+
+@dataclass(frozen=True)
+class ClockReadings:
+    last_step_s: float | None
+    last_step_at: float | None
+    behind_s: float
 
 
 @dataclass(frozen=True)
@@ -372,6 +402,7 @@ def health_payload(
     outbox_oldest: float | None,
     mqtt: MqttReport | None,
     faults: StoreFaults | None = None,
+    clock: ClockReadings | None = None,
 ) -> HealthPayload:
     """Assemble one report from readings taken by the caller (`outbox_oldest` is the created time of the
     oldest unsent row, epoch seconds)."""
@@ -400,6 +431,13 @@ def health_payload(
             else None,
         ),
         mqtt=mqtt,
+        clock=ClockReport(
+            last_step_s=round(clock.last_step_s, 1) if clock.last_step_s is not None else None,
+            last_step_at=local_iso(clock.last_step_at, tz) if clock.last_step_at is not None else None,
+            behind_s=round(clock.behind_s, 1),
+        )
+        if clock is not None
+        else None,
     )
 
 
@@ -440,6 +478,8 @@ def status_line(report: HealthPayload) -> str:
         parts.append(f"DISK FULL: {report.store.held_intervals or 0} interval(s) waiting in memory")
     if report.store.recovered is not None:
         parts.append(f"store replaced at {report.store.recovered.at} (damaged)")
+    if report.clock is not None and report.clock.behind_s > 0:
+        parts.append(f"clock stepped back: catching up, {_age(report.clock.behind_s)} to go")
     return ", ".join(parts)
 
 

@@ -663,3 +663,28 @@ def test_a_state_saved_without_camera_figures_restores_with_zeros() -> None:
     [c] = camera(T0 + 10, state=state).close_due(T0 + 900)
     assert c.ins == 1 and c.lines == {"door": LineInterval(0, 0), "side": LineInterval(0, 0)}
     assert c.zones is not None and c.zones["queue"].occupancy == 0
+
+
+# -- wall-clock steps (see agent.aggregation.clock_steps)
+
+
+def test_a_forward_step_claims_no_coverage_for_the_time_jumped_over() -> None:
+    """Issue 13: a step forward of 1 h emitted every interval of that hour with `coverage: 1.0`."""
+    agg = make(length=60)
+    agg.source_up(T0 + 1)
+    agg.add(2, 0, T0 + 10)
+    agg.clock_stepped(T0 + 30, T0 + 30 + 3600)
+    agg.add(1, 0, T0 + 3600 + 40)
+    closed = agg.close_due(T0 + 3600 + 120)
+    assert [c.start - T0 for c in closed] == [0, 3600, 3660], "nothing emitted for the hour not observed"
+    first, resumed, _ = closed
+    assert (first.ins, first.coverage_s) == (2, 29.0), "covered from source up to the step only"
+    assert (resumed.ins, resumed.coverage_s) == (1, 30.0), "covered from the step on"
+
+
+def test_a_small_forward_step_inside_an_interval_only_loses_its_own_coverage() -> None:
+    agg = make(length=60)
+    agg.source_up(T0)
+    agg.clock_stepped(T0 + 10, T0 + 25)
+    [c] = agg.close_due(T0 + 60)
+    assert c.coverage_s == 45.0
