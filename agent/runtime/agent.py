@@ -11,11 +11,11 @@ the clock that closes intervals. The loop also keeps the device visible: the ret
 `health.period`, a retained state per sensor, Home Assistant discovery configs after every (re)connect and
 whenever Home Assistant restarts, and a STATUS= line for `systemctl status`.
 
-Why one module: `Agent` is the one owner of the interval loop's state (the aggregators under their lock, the
-store, the publisher of the moment), and every section below (what sources call, closing, what the loop does for
-the outside world, commands, reload) changes that state on the loop thread only. Parts with state of their own
-live beside it: `anomaly_scoring`, `sensor_states`, `home_assistant`; the pure decision of what a reload may
-change is `reload`.
+`Agent` is the one owner of the interval loop's state (the aggregators under their lock, the store, the
+publisher of the moment). Parts with state of their own live beside it: `persistence` (every store write and
+what a failing store costs), `wall_clock` (counting time and its steps), `command_desk`, `anomaly_scoring`,
+`sensor_states`, `home_assistant`; `reconfigure` applies a reload and `health_report` reads the health report,
+both on the loop thread; the pure decision of what a reload may change is `reload`.
 """
 
 from __future__ import annotations
@@ -25,17 +25,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from agent import __version__
-from agent.aggregation.aggregator import MAX_CATCH_UP_S, SensorAggregator
+from agent.aggregation.aggregator import SensorAggregator
 from agent.aggregation.clock import local_iso
 from agent.aggregation.clock_steps import ClockStep
 from agent.aggregation.records import CameraCounts, ClosedInterval
 from agent.config.agent import ANOMALY_MIN_INTERVAL_S, AgentConfig, SensorConfig, zone_names
 from agent.config.camera import CameraSensorConfig
-from agent.config.errors import ConfigError
 from agent.config.modbus import ModbusSensorConfig
 from agent.config.serial_lines import LineSensorConfig
 from agent.config.units import interval_text
@@ -53,18 +51,15 @@ from agent.runtime.command_desk import CommandDesk
 from agent.runtime.console import Console
 from agent.runtime.health import (
     HealthPayload,
-    MqttReport,
-    SourceReport,
-    health_payload,
-    read_store,
-    read_system,
+    SourceHealth,
     read_temperatures,
     status_line,
 )
+from agent.runtime.health_report import health_report
 from agent.runtime.home_assistant import HomeAssistantLink
-from agent.runtime.persistence import Persistence
+from agent.runtime.persistence import Persistence, last_seen
 from agent.runtime.readings_log import log_readings
-from agent.runtime.reload import ReloadPlan, plan_reload
+from agent.runtime.reconfigure import SOURCE_STOP_S, reload_from_disk
 from agent.runtime.sd_notify import Notifier, Watchdog
 from agent.runtime.sensor_states import SensorStates
 from agent.runtime.wall_clock import StepClock
@@ -78,22 +73,10 @@ TICK_S = 0.1
 RETENTION_EVERY_S = 60.0
 STATUS_MIN_PERIOD_S = 1.0
 """A flapping source renews the STATUS= line at most this often."""
-SOURCE_STOP_S = 1.0
 """Store key of a sensor's detector state: beside its aggregator state (':' is not allowed in a sensor id),
 so the frequent checkpoints of open-interval counts do not rewrite the larger detector state."""
 REPUBLISH_ROW_OVERHEAD = 64
 """Bytes an outbox row costs besides its topic and payload, for the disk budget check of a republish."""
-
-
-@dataclass
-class SourceHealth:
-    """What a source last told the agent about itself, for the console and health reports."""
-
-    up: bool = False
-    since: float = 0.0
-    reason: str = ""
-    rejected: int = 0
-    history: list[str] = field(default_factory=list)
 
 
 class Agent:
@@ -129,9 +112,9 @@ class Agent:
         self._reload_requested = threading.Event()
         self._status_changed = threading.Event()
         self._dirty: set[str] = set()
-        states = self._saved_states()
+        states = self.persistence.saved_states()
         if clock is time.time:
-            self.wall_clock = StepClock(start=_last_seen(states, clock()), on_step=self._clock_stepped)
+            self.wall_clock = StepClock(start=last_seen(states, clock()), on_step=self._clock_stepped)
             self.clock = self.wall_clock
         now = self.clock()
         self.started = now
@@ -163,31 +146,11 @@ class Agent:
             )
         )
         self._seen_connections = 0
-        self._store_stats: tuple[int, float | None, int] = (0, None, 0)
         self._commands = CommandDesk()
         self._last_unexpected = ""
         self._next_health = 0.0
         self._next_status = 0.0
         self.publisher: Publisher | None = self._new_publisher(cfg) if cfg.mqtt.enabled else None
-
-    def _saved_states(self) -> dict[str, dict]:
-        """The store's aggregator states; for a sensor it lacks (a replaced or unopenable store), the side copy's."""
-        try:
-            states = self.store.load_states()
-        except sqlite3.Error as exc:
-            log.error("saved counting state unreadable from the store (%s); using %s", exc, self.store.side.path.name)
-            states = {}
-        side = self.store.side.load()
-        return {**{k: v for k, v in side.items() if k not in states}, **states}
-
-    def store_stats(self) -> tuple[int, float | None, int]:
-        """(outbox depth, its oldest message's time, bytes used); the last known figures while the store fails."""
-        try:
-            depth, oldest = self.store.outbox_stats()
-            self._store_stats = (depth, oldest, self.store.size_bytes())
-        except sqlite3.Error:
-            pass
-        return self._store_stats
 
     def _new_aggregator(self, s: SensorConfig, state: dict | None, now: float) -> SensorAggregator:
         counter_bits = s.counter_bits if isinstance(s, LineSensorConfig | ModbusSensorConfig) else 32
@@ -380,7 +343,7 @@ class Agent:
             except Exception as exc:  # noqa: BLE001 - the intervals are stored; a state bug must not stop counting
                 self._unexpected("publishing sensor states", exc)
         if self.console is not None and closed:
-            depth, _ = self.store_stats()[:2]
+            depth, _ = self.persistence.store_stats()[:2]
             connected = self.publisher.connected if self.publisher is not None else False
             for c in closed:
                 self.console.interval_closed(c, self.tz, depth, connected)
@@ -502,44 +465,7 @@ class Agent:
 
     def health_report(self, now: float) -> HealthPayload:
         """The health report as of `now`, read from the sources, the machine, the store and the publisher."""
-        with self._lock:
-            seen = {sid: (h.up, h.since, h.reason, h.rejected) for sid, h in self.health.items()}
-        sources = {}
-        for sid, (up, since, reason, rejected) in seen.items():
-            source = self.sources.get(sid)
-            sources[sid] = SourceReport(
-                state="up" if up else "down",
-                since=local_iso(since, self.tz) if since else None,
-                reason=reason or None,
-                rejected_lines=rejected,
-                **(source.readings() if source is not None else {}),
-            )
-        depth, oldest, used = self.store_stats()
-        mqtt = None
-        if self.publisher is not None:
-            stats = self.publisher.stats()
-            mqtt = MqttReport(
-                connected=stats.connected,
-                reconnects=stats.reconnects,
-                connect_failures=stats.connect_failures,
-                last_error=stats.last_error,
-            )
-        return health_payload(
-            now=now,
-            started=self.started,
-            tz=self.tz,
-            site=self.cfg.site,
-            device=self.cfg.device,
-            version=__version__,
-            sources=sources,
-            system=read_system(),
-            store=read_store(self.store.directory, used, self.store.max_bytes),
-            faults=self.persistence.guard.faults(),
-            clock=self.wall_clock.readings() if self.wall_clock is not None else None,
-            outbox_depth=depth,
-            outbox_oldest=oldest,
-            mqtt=mqtt,
-        )
+        return health_report(self, now)
 
     def _publish_health(self, now: float) -> HealthPayload:
         # Rescheduled first, so a report that cannot be made is retried next period, not on every tick.
@@ -584,7 +510,7 @@ class Agent:
         """Re-read the config and apply it; a broken or restart-only change is refused and nothing changes."""
         self.notifier.reloading()
         try:
-            return self._reload()
+            return reload_from_disk(self)
         finally:
             self.notifier.ready()
             self._status_changed.set()
@@ -639,102 +565,3 @@ class Agent:
             pass  # already logged, one line per reason
         except Exception:  # noqa: BLE001 - a failed reload must never stop the counting
             log.exception("reload failed; counting goes on")
-
-    def _reload(self) -> dict[str, Any]:
-        if self._reload_config is None:
-            log.error("reload rejected: the demo runs on built-in settings, there is no config file to re-read")
-            raise CommandFailed("no config file to reload (the demo runs on built-in settings)")
-        try:
-            new = self._reload_config()
-        except ConfigError as exc:
-            for error in exc.errors:
-                log.error("reload rejected: %s", error)
-            log.error("reload rejected: the running config stays in effect")
-            raise CommandFailed("; ".join(exc.errors)) from None
-        plan = plan_reload(self.cfg, new)
-        if plan.restart_required:
-            for reason in plan.restart_required:
-                log.error("reload rejected: %s, which needs a restart; the running config stays in effect", reason)
-            raise CommandFailed("; ".join(plan.restart_required) + " (needs a restart)")
-        if not plan.changes_anything:
-            log.info("config reloaded: nothing changed")
-            return plan.result()
-        by_id = {s.id: s for s in new.sensors}
-        # Built before anything stops, so a source that cannot be made leaves the running config untouched.
-        sources = {sid: build_source(by_id[sid], self, self.tz, self.clock) for sid in (*plan.changed, *plan.added)}
-        self._apply(new, plan, sources)
-        log.info("config reloaded: %s", plan.summary())
-        return plan.result()
-
-    def _apply(self, new: AgentConfig, plan: ReloadPlan, sources: dict[str, Source]) -> None:
-        old = self.cfg
-        now = self.clock()
-        self.close_due(now)
-        for sid in (*plan.removed, *plan.changed):
-            self.sources[sid].stop(SOURCE_STOP_S)
-        saved = self.store.load_states() if plan.added else {}
-        self.cfg = new
-        by_id = {s.id: s for s in new.sensors}
-        with self._persist:
-            with self._lock:
-                # Removed sensors keep their last state in the store: counting resumes if they come back.
-                states = {sid: self.aggregators.pop(sid).snapshot() for sid in plan.removed}
-                for sid in plan.removed:
-                    del self.health[sid]
-                    self._dirty.discard(sid)
-                for sid in plan.changed:
-                    # The same counts continue under the new settings; the restarted source reports up again.
-                    self.aggregators[sid] = self._new_aggregator(by_id[sid], self.aggregators[sid].snapshot(), now)
-                for sid in plan.added:
-                    self.aggregators[sid] = self._new_aggregator(by_id[sid], saved.get(sid), now)
-                    self.health[sid] = SourceHealth()
-                self.aggregators = {s.id: self.aggregators[s.id] for s in new.sensors}
-                self.health = {s.id: self.health[s.id] for s in new.sensors}
-                states.update({sid: agg.snapshot() for sid, agg in self.aggregators.items()})
-            self.persistence.save(states, now, "saving a reload")
-        self.sources = {s.id: sources[s.id] if s.id in sources else self.sources[s.id] for s in new.sensors}
-        for sid in sources:
-            self.sources[sid].start()
-        for sid in plan.removed:
-            self.states.forget(sid)
-            self.scoring.remove(sid)
-        for sid in plan.added:
-            self._add_anomaly(sid)
-        if plan.anomaly:
-            self.scoring.retune(old.scores_anomalies, new.scores_anomalies, new.anomaly, self.aggregators)
-        if plan.log_level:
-            logging.getLogger().setLevel(new.log_level.upper())
-        if plan.health:
-            self._next_health = now
-        self._rewire_mqtt(old, new, plan)
-        if self.publisher is not None:
-            for sid in plan.removed:
-                self.publisher.publish_retained(self.topics.state(sid), b"")
-            for sensor in self.aggregators:
-                self._publish_state(sensor, now)
-
-    def _rewire_mqtt(self, old: AgentConfig, new: AgentConfig, plan: ReloadPlan) -> None:
-        """Follow new broker and discovery settings: withdraw from the old, announce to the new."""
-        if plan.homeassistant and old.homeassistant.enabled:
-            self._withdraw(old)
-        if plan.mqtt:
-            previous, self.publisher = self.publisher, None
-            if previous is not None:
-                previous.stop(2.0)
-            if new.mqtt.enabled:
-                self.publisher = self._new_publisher(new)
-                self._seen_connections = 0
-                self.publisher.start()
-                log.info("MQTT: connecting with the new settings to %s:%d", new.mqtt.host, new.mqtt.effective_port())
-        elif plan.homeassistant and new.homeassistant.enabled and self.publisher is not None:
-            for topic_filter in self.home_assistant.filters(new.homeassistant.discovery_prefix):
-                self.publisher.subscribe(topic_filter, qos=1)
-        if new.homeassistant.enabled:
-            self._announce()
-
-
-def _last_seen(states: dict[str, dict], wall: float) -> float | None:
-    """The latest time the saved states saw, if the wall clock is now behind it by less than a day: counting time
-    continues from there (a clock stepped back across a restart). Further back, the saved time is the wrong one."""
-    seen = max((float(s.get("seen", 0.0)) for s in states.values() if isinstance(s, dict)), default=0.0)
-    return seen if 0 < seen - wall <= MAX_CATCH_UP_S else None

@@ -246,6 +246,17 @@ class HealthPayload(BaseModel):
 # -- readings
 
 
+@dataclass
+class SourceHealth:
+    """What a source last told the agent about itself, for the console and health reports."""
+
+    up: bool = False
+    since: float = 0.0
+    reason: str = ""
+    rejected: int = 0
+    history: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class SystemReadings:
     """Raw platform readings; None or empty where the platform does not provide them."""

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from agent.aggregation.aggregator import MAX_CATCH_UP_S
 from agent.runtime.store_guard import Record, StoreGuard
 from agent.store.database import Store
 
@@ -30,6 +31,26 @@ class Persistence:
         self.store = store
         self.guard = StoreGuard(store, interval_s)
         self.lock = threading.Lock()
+        self._stats: tuple[int, float | None, int] = (0, None, 0)
+
+    def saved_states(self) -> dict[str, dict]:
+        """The store's aggregator states; for a sensor it lacks (a replaced or unopenable store), the side copy's."""
+        try:
+            states = self.store.load_states()
+        except sqlite3.Error as exc:
+            log.error("saved counting state unreadable from the store (%s); using %s", exc, self.store.side.path.name)
+            states = {}
+        side = self.store.side.load()
+        return {**{k: v for k, v in side.items() if k not in states}, **states}
+
+    def store_stats(self) -> tuple[int, float | None, int]:
+        """(outbox depth, its oldest message's time, bytes used); the last known figures while the store fails."""
+        try:
+            depth, oldest = self.store.outbox_stats()
+            self._stats = (depth, oldest, self.store.size_bytes())
+        except sqlite3.Error:
+            pass
+        return self._stats
 
     def store_closes(
         self,
@@ -80,3 +101,10 @@ class Persistence:
             self.store.side.save(states)
         except OSError as exc:
             log.debug("side checkpoint not written: %s", exc)
+
+
+def last_seen(states: dict[str, dict], wall: float) -> float | None:
+    """The latest time the saved states saw, if the wall clock is now behind it by less than a day: counting time
+    continues from there (a clock stepped back across a restart). Further back, the saved time is the wrong one."""
+    seen = max((float(s.get("seen", 0.0)) for s in states.values() if isinstance(s, dict)), default=0.0)
+    return seen if 0 < seen - wall <= MAX_CATCH_UP_S else None
