@@ -62,6 +62,7 @@ class StoreGuard:
     def failed(self, what: str, exc: sqlite3.Error, now: float) -> bool:
         """Record a failed store write; True if it was a full disk (retry later), False otherwise."""
         self.last_error = f"{what}: {type(exc).__name__}: {exc}"
+        self._next_retry = now + self.retry_s
         if is_disk_full(exc, self.store.directory):
             if self.disk_full_since is None:
                 self.disk_full_since = now
@@ -71,7 +72,6 @@ class StoreGuard:
                     what,
                     self.retry_s,
                 )
-            self._next_retry = now + self.retry_s
             return True
         if is_damage(exc):
             try:

@@ -21,6 +21,7 @@ split up, the rule that keeps the file consistent would be spread over several f
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -189,7 +190,7 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         try:
             self._open()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             if not is_disk_full(exc, self.directory):
                 self._owner.release()
                 raise
@@ -294,7 +295,7 @@ class Store:
             if time.monotonic() >= self._next_open:
                 try:
                     self._open()
-                except sqlite3.Error as exc:
+                except (sqlite3.Error, OSError) as exc:
                     self._unavailable(exc)
                     raise _unavailable_error(exc) from exc
                 log.info("store %s opened", self.path)
@@ -632,7 +633,8 @@ class Store:
 
 def _unavailable_error(exc: BaseException) -> StoreUnavailable:
     error = StoreUnavailable(f"store cannot be opened: {exc}")
-    error.sqlite_errorname = error_name(exc)  # type: ignore[attr-defined]
+    full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    error.sqlite_errorname = "SQLITE_FULL" if full else error_name(exc)
     return error
 
 

@@ -10,6 +10,7 @@ a broken file is renamed with a timestamp (kept for whoever wants to salvage it)
 
 from __future__ import annotations
 
+import errno
 import shutil
 import sqlite3
 import time
@@ -42,6 +43,8 @@ def error_name(exc: BaseException) -> str:
 
 def is_disk_full(exc: BaseException, directory: Path) -> bool:
     """Whether a store error means there is no room left on the store's file system."""
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
     name = error_name(exc)
     if name == "SQLITE_FULL" or "database or disk is full" in str(exc):
         return True
