@@ -349,12 +349,12 @@ class Agent:
                 self.console.interval_closed(c, self.tz, depth, connected)
         return closed
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, final: bool = False) -> None:
         """Persist open-interval state so that a power cut costs at most one checkpoint period of event counts."""
         with self._persist:
             with self._lock:
                 states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
-            self.persistence.save(states, self.clock(), "checkpointing")
+            self.persistence.save(states, self.clock(), "checkpointing", final=final)
 
     def live(self) -> dict[str, dict]:
         with self._lock:
@@ -365,7 +365,7 @@ class Agent:
         for source in self.sources.values():
             source.stop(SOURCE_STOP_S)
         self.close_due(self.clock())
-        self.checkpoint()
+        self.checkpoint(final=True)
         if self.publisher is not None:
             self.publisher.stop(2.0)
         held = self.persistence.guard.held.records

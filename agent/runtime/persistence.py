@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,11 @@ from agent.runtime.store_guard import Record, StoreGuard
 from agent.store.database import Store
 
 log = logging.getLogger(__name__)
+
+SIDE_MIN_PERIOD_S = 1.0
+"""The side checkpoint is written at most this often (and at every stop): its two fsyncs at every close slowed
+a fast run of closes by a quarter (tests/integration/test_anomaly_live.py), and a damaged store loses the
+counts since the last write anyway."""
 
 Changes = Callable[[list[str]], dict[str, Any]]
 
@@ -32,6 +38,7 @@ class Persistence:
         self.guard = StoreGuard(store, interval_s)
         self.lock = threading.Lock()
         self._stats: tuple[int, float | None, int] = (0, None, 0)
+        self._side_at = -SIDE_MIN_PERIOD_S
 
     def saved_states(self) -> dict[str, dict]:
         """The store's aggregator states; for a sensor it lacks (a replaced or unopenable store), the side copy's."""
@@ -78,8 +85,9 @@ class Persistence:
             return detectors
         return None
 
-    def save(self, states: dict[str, dict], now: float, what: str, side: bool = True) -> None:
-        """Checkpoint aggregator states; on failure they stay in memory, to be written by a later save or close."""
+    def save(self, states: dict[str, dict], now: float, what: str, side: bool = True, final: bool = False) -> None:
+        """Checkpoint aggregator states; on failure they stay in memory, to be written by a later save or close.
+        `final` (at a stop) writes the side checkpoint whenever it was last written."""
         try:
             self.store.save_states(states)
         except sqlite3.Error as exc:
@@ -88,7 +96,7 @@ class Persistence:
         if self.guard.disk_full_since is not None and not self.guard.held.records:
             self.guard.stored(now)
         if side:
-            self._side(states)
+            self._side(states, final)
 
     def _worth_retrying(self, what: str, exc: sqlite3.Error, now: float) -> bool:
         full = self.guard.failed(what, exc, now)
@@ -96,11 +104,16 @@ class Persistence:
             return self.guard.room()
         return self.store.recovery is not None and self.store.unavailable is None
 
-    def _side(self, states: dict[str, dict]) -> None:
+    def _side(self, states: dict[str, dict], final: bool = False) -> None:
+        at = time.monotonic()
+        if not final and at - self._side_at < SIDE_MIN_PERIOD_S:
+            return
         try:
             self.store.side.save(states)
         except OSError as exc:
             log.debug("side checkpoint not written: %s", exc)
+            return
+        self._side_at = at
 
 
 def last_seen(states: dict[str, dict], wall: float) -> float | None:
