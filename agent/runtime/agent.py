@@ -311,7 +311,9 @@ class Agent:
     def close_due(self, now: float) -> list[ClosedInterval]:
         """Close every interval that has ended; commit them (and the state that produced them) in one transaction."""
         with self._persist:
-            return self._close_due(now)
+            closed = self._close_due(now)
+        self.persistence.write_side()
+        return closed
 
     def _close_due(self, now: float) -> list[ClosedInterval]:
         with self._lock:
@@ -355,6 +357,7 @@ class Agent:
             with self._lock:
                 states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
             self.persistence.save(states, self.clock(), "checkpointing", final=final)
+        self.persistence.write_side()
 
     def live(self) -> dict[str, dict]:
         with self._lock:

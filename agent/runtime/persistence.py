@@ -39,6 +39,8 @@ class Persistence:
         self.lock = threading.Lock()
         self._stats: tuple[int, float | None, int] = (0, None, 0)
         self._side_at = -SIDE_MIN_PERIOD_S
+        self._side_states: dict[str, dict] | None = None
+        self._side_final = False
 
     def saved_states(self) -> dict[str, dict]:
         """The store's aggregator states; for a sensor it lacks (a replaced or unopenable store), the side copy's."""
@@ -105,9 +107,18 @@ class Persistence:
         return self.store.recovery is not None and self.store.unavailable is None
 
     def _side(self, states: dict[str, dict], final: bool = False) -> None:
+        """Note the states for the side checkpoint; `write_side` writes them outside the write-ordering lock."""
+        self._side_states = states
+        self._side_final = self._side_final or final
+
+    def write_side(self) -> None:
+        """Write the noted states to the side checkpoint (from the loop thread, after `lock` is released, so a
+        source's batch commit never waits for its fsyncs); at most every SIDE_MIN_PERIOD_S unless final."""
+        states, final = self._side_states, self._side_final
         at = time.monotonic()
-        if not final and at - self._side_at < SIDE_MIN_PERIOD_S:
+        if states is None or (not final and at - self._side_at < SIDE_MIN_PERIOD_S):
             return
+        self._side_states, self._side_final = None, False
         try:
             self.store.side.save(states)
         except OSError as exc:
