@@ -93,6 +93,11 @@ class Inbox:
         if dropped & (dropped - 1) == 0:  # 1, 2, 4, 8 ...: visible, but never a flood
             log.warning("MQTT dropped %d received message(s) so far: they arrived faster than handled", dropped)
 
+    def __len__(self) -> int:
+        """Messages waiting (kept and stubs)."""
+        with self._lock:
+            return len(self._messages)
+
     def take(self) -> list[Received]:
         """Every message since the last call, oldest first; their bytes are free again."""
         with self._lock:

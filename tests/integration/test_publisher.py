@@ -345,7 +345,8 @@ def test_subscriptions_are_renewed_after_a_reconnect_and_deliver_to_the_queue(
 def test_received_messages_are_bounded_in_bytes_and_overflow_is_marked_not_lost(broker: Broker, store: Store) -> None:
     topic = f"{TOPICS.prefix}/command"
     room = 5 * (len(topic) + 1 + OVERHEAD_BYTES)
-    pub = Publisher(mqtt_config(broker), "pub-incoming", TOPICS.status, store, inbox=Inbox(max_bytes=room))
+    inbox = Inbox(max_bytes=room)
+    pub = Publisher(mqtt_config(broker), "pub-incoming", TOPICS.status, store, inbox=inbox)
     pub.subscribe(topic, qos=1)
     pub.start()
     sender = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="incoming-sender")
@@ -356,8 +357,8 @@ def test_received_messages_are_bounded_in_bytes_and_overflow_is_marked_not_lost(
         sender.loop_start()
         for i in range(10):
             sender.publish(topic, str(i).encode(), qos=1).wait_for_publish(5)
-        got: list[Received] = []
-        wait_for(lambda: len(got.__iadd__(pub.received())) == 10, 5, "every message, kept or marked")
+        wait_for(lambda: len(inbox) == 10, 5, "every message, kept or marked")
+        got: list[Received] = pub.received()
         assert [(m.payload, m.overflow) for m in got] == [(str(i).encode(), i >= 5) for i in range(10)]
         assert pub.stats().dropped_incoming == 0
     finally:
