@@ -125,16 +125,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         logging.getLogger("agent").info("config %s: %s", args.config, summary(cfg))
     from agent.runtime.sd_notify import Notifier
+    from agent.store.lock import StoreLocked
 
     console = Console() if (args.config is None or args.console) else None
     if console is not None:
         console.guard_logging()
-    agent = Agent(
-        cfg,
-        console=console,
-        notifier=Notifier(),
-        reload_config=reload_config if args.config is not None else None,
-    )
+    try:
+        agent = Agent(
+            cfg,
+            console=console,
+            notifier=Notifier(),
+            reload_config=reload_config if args.config is not None else None,
+        )
+    except StoreLocked as e:
+        # Exit 2 like a config error: systemd must not restart into the same conflict.
+        logging.getLogger("agent").error("%s", e)
+        return EXIT_CONFIG
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("agent").info("%s received, flushing", signal.Signals(signum).name)

@@ -9,6 +9,7 @@ import random
 import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -60,6 +61,21 @@ def open_store(tmp_path: Path, retention_days: int = 90, max_bytes: int = 1 << 3
 def raw(tmp_path: Path) -> sqlite3.Connection:
     """A second, independent connection that sees only what was committed."""
     return sqlite3.connect(tmp_path / "data" / DB_NAME)
+
+
+def test_a_store_made_by_hand_is_private(tmp_path: Path) -> None:
+    """Issue 13: run by hand (umask 022) the directory was 0755 and the database 0644, readable by anyone."""
+    old = os.umask(0o022)
+    try:
+        store = Store(tmp_path / "made" / "data", 90, 1 << 20)
+        store.save_states({"door": {"n": 1}})
+    finally:
+        os.umask(old)
+    data = tmp_path / "made" / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    store.close()
 
 
 def test_creates_database_in_wal_mode_with_schema_version(tmp_path: Path) -> None:
