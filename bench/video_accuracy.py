@@ -4,10 +4,11 @@ Each trajectory file in ../shared/data/trajectories/ is split into interleaved g
 person by id, k per file, so that about one or two people are in view at a time); each group becomes a clip
 written by tests/crowd_clip.py (photographed people walking the real tracks, seen by a camera beside the
 walkway, 12.5 fps, 640x480 MJPG), and every clip goes through the real command,
-`footfall-agent replay --config CFG --video CLIP --json` (decode, SSDLite detector, tracker, line counter,
-the camera config defaults), once with the int8 model and once with fp32. The counted ins and outs are compared
-with the crossings drawn into the clip (per person, sign changes of the coordinate across the line beyond
-5 cm; over all groups of a file these equal the per-person net counts of ../shared/README.md, checked here).
+`footfall-agent replay --config CFG --video CLIP --json` (decode, person detector, tracker, line counter,
+the camera config defaults, or the detector type `--detector` names), once with the int8 model and once with
+fp32. The counted ins and outs are compared with the crossings drawn into the clip (per person, sign changes
+of the coordinate across the line beyond 5 cm; over all groups of a file these equal the per-person net counts
+of ../shared/README.md, checked here).
 
 Accuracy per direction = 1 - sum|counted - truth| / sum truth over the clips, "in" being each file's main
 flow direction (+x in the bi-directional corridor) and "out" the other; false outs in one-way flows count
@@ -68,12 +69,15 @@ class Job:
     offset: int
 
 
-def replay(clip: CrowdClip, rec: Recording, model: str, workdir: Path) -> tuple[int, int, float]:
-    """(ins, outs, seconds) of `footfall-agent replay --video` over the clip with the given model."""
-    config = workdir / f"{clip.path.stem}-{model}.yaml"
+def replay(
+    clip: CrowdClip, rec: Recording, model: str, workdir: Path, detector: str | None = None
+) -> tuple[int, int, float]:
+    """(ins, outs, seconds) of `footfall-agent replay --video` over the clip with the given model (and detector
+    type; None: the camera default)."""
+    config = workdir / f"{clip.path.stem}-{detector or 'default'}-{model}.yaml"
     config.write_text(
         f"site: bench\nintervals: {{length: 1h}}\nmqtt: {{enabled: false}}\nstore: {{path: {workdir}}}\nsensors:\n"
-        + camera_sensor_yaml(clip, rec, model)
+        + camera_sensor_yaml(clip, rec, model, detector)
     )
     started = time.monotonic()
     proc = subprocess.run(
@@ -149,6 +153,7 @@ def main() -> int:
     ap.add_argument("--groups", type=int, default=3, help="groups run per file, spread over its people (0: all)")
     ap.add_argument("--every", type=int, help="group spacing for every file (default: per file, see EVERY)")
     ap.add_argument("--models", default="int8,fp32", help="comma-separated: int8, fp32")
+    ap.add_argument("--detector", help="detector type (nanodet, ssdlite; default: the camera default)")
     ap.add_argument("--recordings", default=",".join(RECORDINGS), help="comma-separated trajectory files")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replays run in parallel")
     ap.add_argument("--keep", type=Path, help="keep the clips in this directory")
@@ -171,7 +176,7 @@ def main() -> int:
     def run(job: Job) -> tuple[Job, CrowdClip, dict[str, tuple[int, int, float]]]:
         path = workdir / f"{job.rec.name.removesuffix('.txt')}-{job.every}-{job.offset}.avi"
         clip = write_crowd(path, job.rec, pick(people[job.rec.name], job.every, job.offset), cameras[job.rec.name])
-        counted = {m: replay(clip, job.rec, m, workdir) for m in models}
+        counted = {m: replay(clip, job.rec, m, workdir, args.detector) for m in models}
         if args.keep is None:
             path.unlink()
         return job, clip, counted
