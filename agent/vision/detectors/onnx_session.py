@@ -1,11 +1,11 @@
 """The onnxruntime session every network detector runs in: how many threads, and how idle ones wait.
 
 The detector shares the device with frame capture and decoding, the tracker, the store and the MQTT client,
-so it must not take every core. Measured (bench/detector_speed.py `--threads`): on a 2-core machine a second
-intra-op thread gave the int8 networks no gain in wall time and cost CPU time (its workers spin while
-waiting), so 2 usable cores or fewer get one thread. On a 4-core Raspberry Pi, two threads leave two cores
-for capture and the rest of the agent; more threads would slow capture and the interval clock, which run
-on the same cores, for a network that already meets its frame budget.
+so it must not take every core. On a 2-core machine `threads: 2` made the int8 network slower, not faster
+(measured for issue 12: the second thread competes with capture and decoding for the other core), so 2
+usable cores or fewer get one thread. On a 4-core Raspberry Pi, two threads leave two cores for capture and
+the rest of the agent; more would slow capture and the interval clock for a network that already meets its
+frame budget on one core (bench/detector_speed.py). `bench/detector_speed.py --threads N` compares.
 """
 
 from __future__ import annotations
@@ -47,6 +47,6 @@ def open_session(path: Path, threads: int | None) -> onnxruntime.InferenceSessio
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if count > 1:
         # Idle workers would otherwise spin between the network's operators, burning a core that capture
-        # and tracking share; sleeping costs a little latency per operator, measured below 5 %.
+        # and tracking share.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
