@@ -97,15 +97,20 @@ def accuracy(errors: int, truth: int) -> float:
     return 1.0 - errors / truth if truth else float("nan")
 
 
-def looks_table(model: str) -> None:
-    """Share of frames in which a lone person of each look is found (score >= 0.5, IoU >= 0.4)."""
+def looks_table(model: str, detector_type: str | None) -> None:
+    """Share of frames in which a lone person of each look is found (score >= 0.5, IoU >= 0.4), by the
+    detector the replays used (None: the camera default)."""
     import cv2
+    from pydantic import TypeAdapter
 
-    from agent.config.detector import SsdliteDetectorConfig
+    from agent.config.camera import DEFAULT_DETECTOR
+    from agent.config.detector import DetectorConfig
     from agent.vision.detectors.build import build_detector
     from tests.crowd_clip import floor, paste, photographs
 
-    detector = build_detector(SsdliteDetectorConfig(type="ssdlite", score_threshold=0.1, model=model))
+    kind = detector_type or DEFAULT_DETECTOR
+    cfg = TypeAdapter(DetectorConfig).validate_python({"type": kind, "score_threshold": 0.1, "model": model})
+    detector = build_detector(cfg)
     astronaut, cameraman = photographs()
 
     def hue(img: np.ndarray, shift: int) -> np.ndarray:
@@ -123,7 +128,7 @@ def looks_table(model: str) -> None:
         "cameraman, cool tint": tint(cameraman, (1.05, 0.95, 0.9)),
     }
     background = floor()
-    print(f"\nLone person found ({model}; score >= 0.5 and IoU >= 0.4; 2 mirrorings x 2 sizes x 16 places):")
+    print(f"\nLone person found ({kind} {model}; score >= 0.5 and IoU >= 0.4; 2 mirrorings x 2 sizes x 16 places):")
     for name, look in looks.items():
         found = total = 0
         for img in (look, np.ascontiguousarray(look[:, ::-1])):
@@ -225,7 +230,7 @@ def main() -> int:
             print(f"        {rec.name:26s} truth {t_in:4d}/{t_out:<4d} counted {c_in:4d}/{c_out:<4d}")
     if args.looks:
         for m in models:
-            looks_table(m)
+            looks_table(m, args.detector)
     if args.keep is None:
         for leftover in workdir.iterdir():
             leftover.unlink()
