@@ -1,4 +1,4 @@
-"""Camera sensor cost on this machine: pipeline efficiency (goal >= 0.9) and agent memory (goal < 250 MB).
+"""Camera sensor cost on this machine: pipeline efficiency (goal >= 0.9) and agent memory (goal <= 130 MB).
 
 A real MJPG clip of a photographed person walking across the frame (the clip generator of the camera
 tests) is written to a temporary directory. Then, with one inference thread (SSDLite int8):
@@ -22,7 +22,10 @@ Then `footfall-agent run` is started as a real process with one camera sensor lo
 (1-minute intervals, store in the temporary directory, MQTT off); VmRSS is sampled from /proc every
 second for `--seconds` and its median and peak are printed. The agent is stopped with SIGTERM.
 
-    python bench/camera_pipeline.py [--passes 7] [--seconds 60]
+`--cpus 0` pins the benchmark and the agent to one core (all their threads), closer to a busy Pi: decoding
+then takes its time from the analysis instead of running beside it.
+
+    python bench/camera_pipeline.py [--passes 7] [--seconds 60] [--cpus 0]
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ CLIP_FPS = 20
 AGENT_FPS = 10
 WARMUP = 5
 EFFICIENCY_GOAL = 0.9
-RSS_GOAL_MB = 250.0
+RSS_GOAL_MB = 130.0
 LINES = [{"name": "door", "points": [[320, 0], [320, 400]], "in_direction": "right"}]
 
 
@@ -226,15 +229,19 @@ def measure_memory(work: Path, seconds: int) -> None:
         f"growth: first {minute} s median {statistics.median(first):.1f} MB (peak {max(first):.1f}), "
         f"last {minute} s median {statistics.median(last):.1f} MB (peak {max(last):.1f})"
     )
-    verdict = "PASS" if peak < RSS_GOAL_MB else "FAIL"
-    print(f"GOAL agent RSS: median {median:.1f} MB, peak {peak:.1f} MB, goal < {RSS_GOAL_MB:.0f} MB: {verdict}")
+    verdict = "PASS" if median <= RSS_GOAL_MB else "FAIL"
+    print(f"GOAL agent RSS: median {median:.1f} MB, peak {peak:.1f} MB, goal <= {RSS_GOAL_MB:.0f} MB: {verdict}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--passes", type=int, default=7, help="interleaved timing passes of each (default 7)")
     ap.add_argument("--seconds", type=int, default=60, help="how long to sample the agent's RSS (default 60)")
+    ap.add_argument("--cpus", help="comma-separated CPUs to pin the benchmark and the agent to, e.g. 0")
     args = ap.parse_args()
+    if args.cpus:
+        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
+        print(f"pinned to CPU {args.cpus} (the agent inherits it)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         measure_efficiency(work, args.passes)

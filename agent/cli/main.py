@@ -46,13 +46,18 @@ COMMANDS: list[tuple[str, str, dict[str, str]]] = [
         "agent.cli.monitor",
         {"help": "live view of one or many devices from the broker, refreshing in place"},
     ),
+    (
+        "dashboard",
+        "agent.cli.dashboard",
+        {"help": "serve the fleet dashboard web page (MQTT over WebSockets) locally, or print where it is"},
+    ),
 ]
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The full command line. Only the module of the subcommand `argv` names is imported (all of them when it
-    names none, as for `--help`), so that `run` and `check-config` of an agent with serial counters only do
-    not load numpy and OpenCV with `replay` and `snapshot`."""
+    """The full command line. Only the module of the subcommand `argv` names is imported, for its options:
+    `--help` needs no module at all, and `run` and `check-config` of an agent with serial counters only do not
+    load numpy and OpenCV with `replay` and `snapshot`."""
     parser = argparse.ArgumentParser(
         prog="footfall-agent",
         description="Edge people counting: serial counters and cameras to interval counts over MQTT.",
@@ -61,10 +66,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     wanted = words[0] if words else None
-    known = {name for name, _, _ in COMMANDS}
     for name, module_name, texts in COMMANDS:
         command = sub.add_parser(name, **texts)
-        if wanted in (None, name) or wanted not in known:
+        if wanted == name:
             module: ModuleType = importlib.import_module(module_name)
             module.add_arguments(command)
             command.set_defaults(func=module.run)

@@ -17,6 +17,7 @@ calls, and it is meant to run on the runtime's own loop thread, not on the MQTT 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Collection
@@ -67,7 +68,7 @@ CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-
 
 
 class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     id: CommandId = Field(title="Correlation id", description="Echoed in the response; printable ASCII, no spaces.")
 
@@ -126,7 +127,12 @@ Command = Annotated[
     ReloadCommand | ResetOccupancyCommand | HealthCommand | RepublishCommand, Field(discriminator="command")
 ]
 COMMAND_NAMES: tuple[str, ...] = ("reload", "reset_occupancy", "health", "republish")
-_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Command]:
+    """Built on the first command, not at import: an agent that is never sent one never pays for it."""
+    return TypeAdapter(Command)
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ class CommandError:
 
 
 class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     code: ErrorCode = Field(title="Code", description="Machine-readable reason.")
     message: str = Field(title="Message", description="Human-readable reason.")
@@ -149,7 +155,7 @@ class ErrorDetail(BaseModel):
 class CommandResponse(BaseModel):
     """The answer on the response topic: exactly one per command message received."""
 
-    model_config = ConfigDict(extra="forbid", title="Command response")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="Command response")
 
     id: str | None = Field(title="Correlation id", description="The command's id; null if it could not be read.")
     command: str | None = Field(title="Command", description="The command's name; null if it could not be read.")
@@ -197,7 +203,7 @@ def parse_command(data: bytes, sensors: Collection[str] | None = None) -> Comman
             "unknown_command", f"unknown command {name!r}; known: {', '.join(COMMAND_NAMES)}", cid, name
         )
     try:
-        return _ADAPTER.validate_python(doc, context={"sensors": sensors})
+        return _adapter().validate_python(doc, context={"sensors": sensors})
     except ValidationError as exc:
         return CommandError("invalid", _describe(exc), cid, name)
 

@@ -55,7 +55,7 @@ Component = Literal["sensor", "binary_sensor"]
 class LastInterval(BaseModel):
     """The most recently closed interval, for "latest interval" entities."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     start: str = Field(title="Start", description="Interval start, ISO-8601 local time with UTC offset.")
     end: str = Field(title="End", description="Interval end (exclusive), ISO-8601 local time with UTC offset.")
@@ -71,7 +71,7 @@ class SensorState(BaseModel):
     dashboard that connects late reads it at once instead of waiting for the next interval.
     """
 
-    model_config = ConfigDict(extra="forbid", title="Sensor state")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="Sensor state")
 
     schema_version: int = Field(SCHEMA_VERSION, title="Schema version", description="Bumped on incompatible changes.")
     site: str = Field(title="Site", description="Site id from the config.")
@@ -117,7 +117,7 @@ class SensorState(BaseModel):
 class HaDevice(BaseModel):
     """The `device` block: ties every entity of one agent to one Home Assistant device."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     identifiers: list[str]
     name: str
@@ -129,14 +129,14 @@ class HaDevice(BaseModel):
 class HaOrigin(BaseModel):
     """The `origin` block: which software published the config, shown in Home Assistant's logs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str
     sw_version: str
 
 
 class HaAvailability(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     topic: str
     payload_available: str = ONLINE
@@ -146,7 +146,7 @@ class HaAvailability(BaseModel):
 class HaEntity(BaseModel):
     """Options shared by every MQTT entity we announce."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     name: str
     unique_id: str

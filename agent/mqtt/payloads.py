@@ -25,7 +25,7 @@ SCHEMA_VERSION = 1
 class MetricScore(BaseModel):
     """The detector's verdict on one count of an interval, made from the intervals before it only."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     expected: float | None = Field(
         title="Expected",
@@ -53,7 +53,7 @@ class MetricScore(BaseModel):
 class IntervalAnomaly(BaseModel):
     """Scores of an interval's counts; one detector per sensor and count, each with its own weekly profile."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     ins: MetricScore = Field(title="Ins", description="Verdict on `ins`.")
     outs: MetricScore = Field(title="Outs", description="Verdict on `outs`.")
@@ -63,7 +63,12 @@ class LineCounts(BaseModel):
     """One counting line of a camera over the interval (the shape `replay --json` prints too)."""
 
     model_config = ConfigDict(
-        extra="forbid", title="Line counts", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+        defer_build=True,
+        extra="forbid",
+        title="Line counts",
+        serialize_by_alias=True,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
 
     ins: int = Field(alias="in", ge=0, title="In", description="Crossings of the line in its in-direction.")
@@ -74,7 +79,12 @@ class ZoneCounts(BaseModel):
     """One zone of a camera over the interval (the shape `replay --json` prints too)."""
 
     model_config = ConfigDict(
-        extra="forbid", title="Zone counts", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+        defer_build=True,
+        extra="forbid",
+        title="Zone counts",
+        serialize_by_alias=True,
+        validate_by_name=True,
+        validate_by_alias=True,
     )
 
     entries: int = Field(alias="in", ge=0, title="In", description="People who entered the zone.")
@@ -107,7 +117,7 @@ class IntervalPayload(BaseModel):
     very same bytes, so `id` and the timestamps are those of the interval, never of the sending.
     """
 
-    model_config = ConfigDict(extra="forbid", title="Interval")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="Interval")
 
     schema_version: int = Field(SCHEMA_VERSION, title="Schema version", description="Bumped on incompatible changes.")
     id: str = Field(
@@ -237,7 +247,7 @@ class AnomalyEventPayload(BaseModel):
     kind. Built once and stored, so a re-send carries the same bytes and `id`.
     """
 
-    model_config = ConfigDict(extra="forbid", title="Anomaly event")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="Anomaly event")
 
     schema_version: int = Field(SCHEMA_VERSION, title="Schema version", description="Bumped on incompatible changes.")
     id: str = Field(

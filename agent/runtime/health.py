@@ -44,7 +44,7 @@ _THROTTLE_BITS = {
 class SourceReport(BaseModel):
     """One source as the agent last saw it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     state: Literal["up", "down"] = Field(title="State", description="Whether the source is delivering data.")
     since: str | None = Field(None, title="Since", description="When it entered this state, ISO-8601 local time.")
@@ -95,7 +95,7 @@ class SourceReport(BaseModel):
 class Throttling(BaseModel):
     """Raspberry Pi firmware flags: a brown-out or an overheating CPU explains missed counts and restarts."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     raw: str = Field(title="Raw", description="The firmware's flag word in hex, as `vcgencmd get_throttled` shows it.")
     under_voltage: bool
@@ -109,7 +109,7 @@ class Throttling(BaseModel):
 
 
 class SystemReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     load_1m: float | None = Field(None, title="Load 1 min", description="Run-queue average over 1 minute.")
     load_5m: float | None = Field(None, title="Load 5 min", description="Run-queue average over 5 minutes.")
@@ -128,7 +128,7 @@ class SystemReport(BaseModel):
 
 
 class StoreReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     used_bytes: int = Field(ge=0, title="Used", description="Bytes in use in the database (the budgeted figure).")
     files_bytes: int = Field(ge=0, title="On disk", description="Database, WAL and shared-memory files together.")
@@ -140,7 +140,7 @@ class StoreReport(BaseModel):
 
 
 class OutboxReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     depth: int = Field(ge=0, title="Depth", description="Messages waiting for a broker acknowledgement.")
     oldest_age_s: float | None = Field(
@@ -149,7 +149,7 @@ class OutboxReport(BaseModel):
 
 
 class MqttReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     connected: bool
     reconnects: int = Field(ge=0)
@@ -160,7 +160,7 @@ class MqttReport(BaseModel):
 class HealthPayload(BaseModel):
     """Retained on `<prefix>/health`; fields the platform cannot report are absent, never zero."""
 
-    model_config = ConfigDict(extra="forbid", title="Health")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="Health")
 
     schema_version: int = Field(SCHEMA_VERSION, title="Schema version", description="Bumped on incompatible changes.")
     site: str = Field(title="Site", description="Site id from the config.")

@@ -1,7 +1,7 @@
 """The source for a configured sensor, by its `type`.
 
-The camera source is imported only when a camera is configured: it brings numpy, OpenCV and the detector,
-which an agent with serial counters only does not need.
+Each source's module is imported only when a sensor of its type is configured: the camera brings numpy, OpenCV
+and the detector, Modbus brings pymodbus, and an agent that does not use them should not carry them in memory.
 """
 
 from __future__ import annotations
@@ -10,18 +10,21 @@ from datetime import tzinfo
 
 from agent.config.agent import SensorConfig
 from agent.sources.base import CountSink, Source
-from agent.sources.modbus import ModbusSource
-from agent.sources.serial_lines import LineSource
-from agent.sources.simulated import SimulatedSource
 
 
 def build_source(cfg: SensorConfig, sink: CountSink, tz: tzinfo) -> Source:
     """The source for one configured sensor (not started yet)."""
     if cfg.type == "serial-lines":
+        from agent.sources.serial_lines import LineSource
+
         return LineSource(cfg, sink)
     if cfg.type == "modbus":
+        from agent.sources.modbus import ModbusSource
+
         return ModbusSource(cfg, sink)
     if cfg.type == "simulated":
+        from agent.sources.simulated import SimulatedSource
+
         return SimulatedSource(cfg, sink, tz)
     if cfg.type == "camera":
         from agent.sources.camera import CameraSource

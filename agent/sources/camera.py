@@ -1,9 +1,11 @@
 """A camera as a counter: frames from OpenCV, people counted on the device, ins and outs to the sink.
 
 Two threads per camera, because capture and inference run at different speeds:
-- the grabber reads frames as fast as the source delivers them (a video file at its own frame rate, as if
-  it were a camera) and keeps only the newest one; a frame replaced before it was analysed is dropped and
-  counted, so inference never works on a backlog and never falls behind by more than one frame;
+- the grabber takes every frame the source delivers (a video file at its own frame rate, as if it were a
+  camera) with `grab()`, but decodes (`retrieve()`) only the one the analysis asked for: the first frame
+  after the previous one was handed over, so it is ready when the analysis is. Frames nobody asked for are
+  dropped undecoded and counted, so inference never works on a backlog, and a camera delivering three times
+  the analysed rate costs one decode per analysed frame, not three;
 - the source's own thread analyses the newest frame at the configured `fps` through `CameraCounter`
   (the same code `replay --video` runs) and hands the sensor's ins and outs, with what changed per line and
   zone, to the sink in one call; frames where nothing changed cost the sink nothing.
@@ -79,7 +81,12 @@ def open_capture(
 
 
 class _Grabber:
-    """Reads one opened capture on its own thread and keeps only the newest frame."""
+    """Grabs every frame of one opened capture on its own thread and decodes the ones the analysis asks for.
+
+    OpenCV captures are not safe to share between threads, so `grab()` and `retrieve()` both run here; the
+    analysis only raises `_wanted` and waits. Asking for the next frame as soon as one is handed over keeps
+    the analysed frames evenly spaced at the analysis rate and lets decoding overlap with inference.
+    """
 
     def __init__(
         self, capture: cv2.VideoCapture, file_fps: float | None, loop: bool, clock: Clock, stop: threading.Event
@@ -93,6 +100,7 @@ class _Grabber:
         self._frame: np.ndarray | None = None
         self._frame_t = 0.0
         self._fresh = False
+        self._wanted = True
         self.dropped = 0
         self.ended: str | None = None  # why reading stopped; None while it goes on
         self.end_of_file = False
@@ -105,34 +113,34 @@ class _Grabber:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
-    def _read(self) -> np.ndarray | None:
+    def _grab(self) -> bool:
         import cv2
 
-        ok, frame = self._capture.read()
-        if ok and frame is not None:
-            return frame
+        if self._capture.grab():
+            return True
         if self._period and self._loop:  # a file: rewind once, then it really is unreadable
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = self._capture.read()
-            if ok and frame is not None:
-                return frame
-        return None
+            return bool(self._capture.grab())
+        return False
 
     def _run(self) -> None:
         due = time.monotonic()
         while not self._stop.is_set():
-            frame = self._read()
-            if frame is None:
-                with self._cond:
-                    self.end_of_file = bool(self._period) and not self._loop
-                    self.ended = "end of the video file" if self.end_of_file else "the stream stopped delivering frames"
-                    self._cond.notify_all()
+            if not self._grab():
+                self._end()
                 return
+            captured = self._clock()
             with self._cond:
-                if self._fresh:
-                    self.dropped += 1
-                self._frame, self._frame_t, self._fresh = frame, self._clock(), True
-                self._cond.notify_all()
+                wanted = self._wanted
+                self.dropped += not wanted
+            if wanted:
+                ok, frame = self._capture.retrieve()
+                if not ok or frame is None:
+                    self._end()
+                    return
+                with self._cond:
+                    self._frame, self._frame_t, self._fresh, self._wanted = frame, captured, True, False
+                    self._cond.notify_all()
             if self._period:  # a file plays at its own rate, like the camera it was recorded with
                 due += self._period
                 delay = due - time.monotonic()
@@ -141,15 +149,23 @@ class _Grabber:
                 else:
                     due = time.monotonic()
 
-    def newest(self, timeout: float) -> tuple[np.ndarray, float] | None:
-        """The newest frame not handed out yet and its capture time; None if none came within `timeout`
-        or reading has ended."""
+    def _end(self) -> None:
         with self._cond:
+            self.end_of_file = bool(self._period) and not self._loop
+            self.ended = "end of the video file" if self.end_of_file else "the stream stopped delivering frames"
+            self._cond.notify_all()
+
+    def newest(self, timeout: float) -> tuple[np.ndarray, float] | None:
+        """The frame decoded for the analysis and its capture time, asking for the next one at once; None if
+        none came within `timeout` or reading has ended."""
+        with self._cond:
+            self._wanted = self._wanted or not self._fresh
             self._cond.wait_for(lambda: self._fresh or self.ended is not None or self._stop.is_set(), timeout)
             if not self._fresh or self._frame is None:
                 return None
-            self._fresh = False
-            return self._frame, self._frame_t
+            frame, self._frame = self._frame, None
+            self._fresh, self._wanted = False, True
+            return frame, self._frame_t
 
 
 class CameraSource(ThreadedSource):
