@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agent.config.camera import CameraSensorConfig
-from agent.config.detector import SsdliteDetectorConfig
+from agent.config.detector import NanodetDetectorConfig, SsdliteDetectorConfig
 from agent.config.errors import ConfigError
 from agent.config.loader import parse_config
 from tests.config.configs import ROOT
@@ -24,13 +24,16 @@ CAMERA = (
 def test_camera_defaults_suit_the_tracker() -> None:
     cam = parse_config(CAMERA.format(source="/dev/video0", extra=""), "c.yaml").sensors[0]
     assert isinstance(cam, CameraSensorConfig)
-    assert isinstance(cam.detector, SsdliteDetectorConfig)
-    assert (cam.detector.model, cam.detector.threads, cam.loop, cam.count_line) == ("int8", 1, False, None)
+    assert isinstance(cam.detector, NanodetDetectorConfig)
+    assert (cam.detector.model, cam.detector.threads, cam.loop, cam.count_line) == ("int8", None, False, None)
     assert cam.detector.score_threshold <= cam.counting.tracker.low_score
     custom = parse_config(CAMERA.format(source="0", extra="    detector: {threads: 2}\n"), "c.yaml").sensors[0]
     assert isinstance(custom, CameraSensorConfig) and custom.source == 0
-    assert isinstance(custom.detector, SsdliteDetectorConfig) and custom.detector.threads == 2
+    assert isinstance(custom.detector, NanodetDetectorConfig) and custom.detector.threads == 2
     assert custom.detector.score_threshold == cam.detector.score_threshold
+    pinned = parse_config(CAMERA.format(source="0", extra="    detector: {type: ssdlite}\n"), "c.yaml").sensors[0]
+    assert isinstance(pinned, CameraSensorConfig) and isinstance(pinned.detector, SsdliteDetectorConfig)
+    assert pinned.detector.score_threshold == cam.detector.score_threshold
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_a_working_installation_passes(tmp_path: Path, broker: Broker, pty_pair:
     assert code == 0, out
     assert found["serial door"] == ("ok", f"{pty_pair.device} opens (38400 8N1)", "")
     assert found["camera cam"][0] == "ok" and f"{clip}: 640x400 at 20 fps" in found["camera cam"][1]
-    assert found["detector cam"][0] == "ok" and "ssdlite int8" in found["detector cam"][1]
+    assert found["detector cam"][0] == "ok" and "nanodet int8" in found["detector cam"][1], "the default detector"
     assert found["broker dns"][0] == found["broker tcp"][0] == found["broker login"][0] == "ok"
     assert found["broker login"][1] == f"{broker.host}:{broker.port} accepted the login without a user name"
     assert {"python", "packages", "cpu", "memory", "clock", "time zone", "store", "config"} <= set(found)
