@@ -44,7 +44,8 @@ def start(tmp_path: Path, pty_pair: PtyPair, offset_file: Path) -> AgentProcess:
         "DONT_FAKE_MONOTONIC": "1",
     }
     agent = AgentProcess(config, tmp_path / "agent.log", env=env)
-    assert agent.wait_for_log("running:"), agent.log_text()
+    # Opening the port discards what it held (pyserial flushes input): the tests write once it is open.
+    assert agent.wait_for_log("door: source up"), agent.log_text()
     return agent
 
 

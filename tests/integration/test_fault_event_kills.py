@@ -63,13 +63,16 @@ def test_sigkill_after_reading_event_lines_loses_none_of_them(tmp_path: Path, pt
         for kill in range(KILLS):
             agent = AgentProcess(config, tmp_path / f"agent-{kill}.log")
             try:
-                assert agent.wait_for_log("running:"), agent.log_text()
+                # Opening the port discards what it held (pyserial flushes input): write only once it is open.
+                assert agent.wait_for_log("door: source up"), agent.log_text()
                 burst = rng.randint(1, 40)
                 os.write(peer, b"IN 1\n" * burst)
                 written += burst
                 assert wait_until(lambda: all_read() and (time.sleep(0.02) or all_read()), 30), "the agent never read"
                 # Committed after the read: well before the 30 s checkpoint, however busy the disk.
-                assert wait_until(lambda n=written: stored_total(db) == n, 10), "events read but not committed"
+                assert wait_until(lambda n=written: stored_total(db) == n, 10), (
+                    f"events read but not committed\n{agent.log_text()[-3000:]}"
+                )
                 time.sleep(rng.uniform(0.0, 0.5))
             finally:
                 agent.kill()
