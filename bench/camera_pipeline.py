@@ -1,7 +1,8 @@
 """Camera sensor cost on this machine: pipeline efficiency (goal >= 0.9) and agent memory (goal <= 130 MB).
 
 A real MJPG clip of a photographed person walking across the frame (the clip generator of the camera
-tests) is written to a temporary directory. Then, with one inference thread (SSDLite int8):
+tests) is written to a temporary directory. Then, with one inference thread (the camera's default detector,
+int8, or the detector type `--detector` names):
 
 - model only: `detector.detect(frame)` over the clip's frames, already decoded and in memory;
 - pipeline: the path live cameras and `replay --video` take, OpenCV decoding the file (on a reader
@@ -25,7 +26,7 @@ second for `--seconds` and its median and peak are printed. The agent is stopped
 `--cpus 0` pins the benchmark and the agent to one core (all their threads), closer to a busy Pi: decoding
 then takes its time from the analysis instead of running beside it.
 
-    python bench/camera_pipeline.py [--passes 7] [--seconds 60] [--cpus 0]
+    python bench/camera_pipeline.py [--passes 7] [--seconds 60] [--cpus 0] [--detector ssdlite]
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from agent.config.camera import CameraSensorConfig  # noqa: E402
-from agent.config.detector import SsdliteDetectorConfig  # noqa: E402
+from agent.config.detector import DetectorConfig  # noqa: E402
 from agent.vision.camera_counter import CameraCounter  # noqa: E402
 from agent.vision.detectors.base import Detections, Detector  # noqa: E402
 from agent.vision.detectors.build import build_detector  # noqa: E402
@@ -63,10 +64,11 @@ RSS_GOAL_MB = 130.0
 LINES = [{"name": "door", "points": [[320, 0], [320, 400]], "in_direction": "right"}]
 
 
-def detector_config() -> SsdliteDetectorConfig:
-    """The camera's default detector (int8, one thread), with the camera's low score threshold."""
-    default = CameraSensorConfig(id="cam", source="clip.avi", counting={"lines": LINES}).detector
-    return SsdliteDetectorConfig.model_validate({**default.model_dump(), "model": "int8", "threads": 1})
+def detector_config(kind: str | None) -> DetectorConfig:
+    """The camera's detector of the given type (None: the default type), int8 on one thread, with the camera's
+    score threshold and other defaults."""
+    detector = {"model": "int8", "threads": 1} | ({"type": kind} if kind else {})
+    return CameraSensorConfig(id="cam", source="clip.avi", detector=detector, counting={"lines": LINES}).detector
 
 
 def model_pass(detector: Detector, frames: list[np.ndarray]) -> tuple[float, float]:
@@ -100,18 +102,18 @@ def pipeline_pass(
     thread, and the people counted in."""
     counter = CameraCounter(sensor, detector)
     started, cpu = time.perf_counter(), time.thread_time()
-    rows = replay_video(sensor, clip, 60.0, counter)
+    counts = replay_video(sensor, clip, 60.0, counter)
     elapsed = time.perf_counter() - started
     cpu_ms = (time.thread_time() - cpu) * 1000 / frame_count
-    return frame_count / elapsed, cpu_ms, sum(r["ins"] + r["outs"] for r in rows)
+    return frame_count / elapsed, cpu_ms, counts["ins"] + counts["outs"]
 
 
-def measure_efficiency(work: Path, passes: int) -> None:
+def measure_efficiency(work: Path, passes: int, kind: str | None) -> None:
     clip = work / "walk.avi"
     write_walk(clip, fps=CLIP_FPS)
     frames = read_frames(clip)
     print(f"clip: {len(frames)} frames {frames[0].shape[1]}x{frames[0].shape[0]} MJPG at {CLIP_FPS} fps")
-    cfg = detector_config()
+    cfg = detector_config(kind)
     detector = build_detector(cfg)
     sensor = CameraSensorConfig(id="cam", source=str(clip), fps=CLIP_FPS, detector=cfg, counting={"lines": LINES})
     for frame in frames[:WARMUP]:
@@ -135,7 +137,7 @@ def measure_efficiency(work: Path, passes: int) -> None:
         counting_ms.append(counting_pass(sensor, detections, size))
     model = statistics.median(model_fps)
     pipe = statistics.median(pipe_fps)
-    print(f"detector: ssdlite {cfg.model}, threads={cfg.threads}; {passes} interleaved passes of each")
+    print(f"detector: {cfg.type} {cfg.model}, threads={cfg.threads}; {passes} interleaved passes of each")
     print(
         f"model only (detect on decoded frames): median {model:.1f} fps "
         f"(per frame {1000 / model:.1f} ms; passes {min(model_fps):.1f}..{max(model_fps):.1f})"
@@ -169,7 +171,9 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def agent_config(work: Path, clip: Path) -> Path:
+def agent_config(work: Path, clip: Path, kind: str | None) -> Path:
+    """One camera sensor looping the clip, with the camera defaults (and the detector type, if given)."""
+    detector = f"    detector: {{type: {kind}}}\n" if kind else ""
     text = (
         "site: bench\n"
         "device: d1\n"
@@ -178,7 +182,8 @@ def agent_config(work: Path, clip: Path) -> Path:
         "mqtt:\n  enabled: false\n"
         "sensors:\n"
         f"  - id: cam\n    type: camera\n    source: '{clip}'\n    loop: true\n    fps: {AGENT_FPS}\n"
-        f"    counting:\n      lines:\n        - name: door\n          points: {LINE}\n"
+        + detector
+        + f"    counting:\n      lines:\n        - name: door\n          points: {LINE}\n"
         "          in_direction: right\n"
     )
     path = work / "agent.yaml"
@@ -186,9 +191,9 @@ def agent_config(work: Path, clip: Path) -> Path:
     return path
 
 
-def measure_memory(work: Path, seconds: int) -> None:
+def measure_memory(work: Path, seconds: int, kind: str | None) -> None:
     clip = work / "walk.avi"
-    config = agent_config(work, clip)
+    config = agent_config(work, clip, kind)
     log_path = work / "agent.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(log_path, "wb") as log:
@@ -220,7 +225,8 @@ def measure_memory(work: Path, seconds: int) -> None:
         raise SystemExit(1)
     median, peak = statistics.median(samples), max(samples)
     print(
-        f"agent run: one camera looping the clip at {AGENT_FPS} fps, {len(samples)} samples over {seconds} s, "
+        f"agent run: one camera ({kind or 'default'} detector) looping the clip at {AGENT_FPS} fps, "
+        f"{len(samples)} samples over {seconds} s, "
         f"first {samples[0]:.1f} MB, last {samples[-1]:.1f} MB; exit status after SIGTERM {proc.returncode}"
     )
     minute = min(60, len(samples) // 2)
@@ -238,14 +244,15 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=7, help="interleaved timing passes of each (default 7)")
     ap.add_argument("--seconds", type=int, default=60, help="how long to sample the agent's RSS (default 60)")
     ap.add_argument("--cpus", help="comma-separated CPUs to pin the benchmark and the agent to, e.g. 0")
+    ap.add_argument("--detector", help="detector type (nanodet, ssdlite; default: the camera default)")
     args = ap.parse_args()
     if args.cpus:
         os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
         print(f"pinned to CPU {args.cpus} (the agent inherits it)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        measure_efficiency(work, args.passes)
-        measure_memory(work, args.seconds)
+        measure_efficiency(work, args.passes, args.detector)
+        measure_memory(work, args.seconds, args.detector)
 
 
 if __name__ == "__main__":

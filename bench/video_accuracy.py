@@ -4,10 +4,11 @@ Each trajectory file in ../shared/data/trajectories/ is split into interleaved g
 person by id, k per file, so that about one or two people are in view at a time); each group becomes a clip
 written by tests/crowd_clip.py (photographed people walking the real tracks, seen by a camera beside the
 walkway, 12.5 fps, 640x480 MJPG), and every clip goes through the real command,
-`footfall-agent replay --config CFG --video CLIP --json` (decode, SSDLite detector, tracker, line counter,
-the camera config defaults), once with the int8 model and once with fp32. The counted ins and outs are compared
-with the crossings drawn into the clip (per person, sign changes of the coordinate across the line beyond
-5 cm; over all groups of a file these equal the per-person net counts of ../shared/README.md, checked here).
+`footfall-agent replay --config CFG --video CLIP --json` (decode, person detector, tracker, line counter,
+the camera config defaults, or the detector type `--detector` names), once with the int8 model and once with
+fp32. The counted ins and outs are compared with the crossings drawn into the clip (per person, sign changes
+of the coordinate across the line beyond 5 cm; over all groups of a file these equal the per-person net counts
+of ../shared/README.md, checked here).
 
 Accuracy per direction = 1 - sum|counted - truth| / sum truth over the clips, "in" being each file's main
 flow direction (+x in the bi-directional corridor) and "out" the other; false outs in one-way flows count
@@ -68,12 +69,15 @@ class Job:
     offset: int
 
 
-def replay(clip: CrowdClip, rec: Recording, model: str, workdir: Path) -> tuple[int, int, float]:
-    """(ins, outs, seconds) of `footfall-agent replay --video` over the clip with the given model."""
-    config = workdir / f"{clip.path.stem}-{model}.yaml"
+def replay(
+    clip: CrowdClip, rec: Recording, model: str, workdir: Path, detector: str | None = None
+) -> tuple[int, int, float]:
+    """(ins, outs, seconds) of `footfall-agent replay --video` over the clip with the given model (and detector
+    type; None: the camera default)."""
+    config = workdir / f"{clip.path.stem}-{detector or 'default'}-{model}.yaml"
     config.write_text(
         f"site: bench\nintervals: {{length: 1h}}\nmqtt: {{enabled: false}}\nstore: {{path: {workdir}}}\nsensors:\n"
-        + camera_sensor_yaml(clip, rec, model)
+        + camera_sensor_yaml(clip, rec, model, detector)
     )
     started = time.monotonic()
     proc = subprocess.run(
@@ -85,23 +89,28 @@ def replay(clip: CrowdClip, rec: Recording, model: str, workdir: Path) -> tuple[
     )
     if proc.returncode != 0:
         raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
-    rows = json.loads(proc.stdout)
-    return sum(r["ins"] for r in rows), sum(r["outs"] for r in rows), time.monotonic() - started
+    counts = json.loads(proc.stdout)
+    return counts["ins"], counts["outs"], time.monotonic() - started
 
 
 def accuracy(errors: int, truth: int) -> float:
     return 1.0 - errors / truth if truth else float("nan")
 
 
-def looks_table(model: str) -> None:
-    """Share of frames in which a lone person of each look is found (score >= 0.5, IoU >= 0.4)."""
+def looks_table(model: str, detector_type: str | None) -> None:
+    """Share of frames in which a lone person of each look is found (score >= 0.5, IoU >= 0.4), by the
+    detector the replays used (None: the camera default)."""
     import cv2
+    from pydantic import TypeAdapter
 
-    from agent.config.detector import SsdliteDetectorConfig
+    from agent.config.camera import DEFAULT_DETECTOR
+    from agent.config.detector import DetectorConfig
     from agent.vision.detectors.build import build_detector
     from tests.crowd_clip import floor, paste, photographs
 
-    detector = build_detector(SsdliteDetectorConfig(type="ssdlite", score_threshold=0.1, model=model))
+    kind = detector_type or DEFAULT_DETECTOR
+    cfg = TypeAdapter(DetectorConfig).validate_python({"type": kind, "score_threshold": 0.1, "model": model})
+    detector = build_detector(cfg)
     astronaut, cameraman = photographs()
 
     def hue(img: np.ndarray, shift: int) -> np.ndarray:
@@ -119,7 +128,7 @@ def looks_table(model: str) -> None:
         "cameraman, cool tint": tint(cameraman, (1.05, 0.95, 0.9)),
     }
     background = floor()
-    print(f"\nLone person found ({model}; score >= 0.5 and IoU >= 0.4; 2 mirrorings x 2 sizes x 16 places):")
+    print(f"\nLone person found ({kind} {model}; score >= 0.5 and IoU >= 0.4; 2 mirrorings x 2 sizes x 16 places):")
     for name, look in looks.items():
         found = total = 0
         for img in (look, np.ascontiguousarray(look[:, ::-1])):
@@ -149,6 +158,7 @@ def main() -> int:
     ap.add_argument("--groups", type=int, default=3, help="groups run per file, spread over its people (0: all)")
     ap.add_argument("--every", type=int, help="group spacing for every file (default: per file, see EVERY)")
     ap.add_argument("--models", default="int8,fp32", help="comma-separated: int8, fp32")
+    ap.add_argument("--detector", help="detector type (nanodet, ssdlite; default: the camera default)")
     ap.add_argument("--recordings", default=",".join(RECORDINGS), help="comma-separated trajectory files")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replays run in parallel")
     ap.add_argument("--keep", type=Path, help="keep the clips in this directory")
@@ -171,7 +181,7 @@ def main() -> int:
     def run(job: Job) -> tuple[Job, CrowdClip, dict[str, tuple[int, int, float]]]:
         path = workdir / f"{job.rec.name.removesuffix('.txt')}-{job.every}-{job.offset}.avi"
         clip = write_crowd(path, job.rec, pick(people[job.rec.name], job.every, job.offset), cameras[job.rec.name])
-        counted = {m: replay(clip, job.rec, m, workdir) for m in models}
+        counted = {m: replay(clip, job.rec, m, workdir, args.detector) for m in models}
         if args.keep is None:
             path.unlink()
         return job, clip, counted
@@ -220,7 +230,7 @@ def main() -> int:
             print(f"        {rec.name:26s} truth {t_in:4d}/{t_out:<4d} counted {c_in:4d}/{c_out:<4d}")
     if args.looks:
         for m in models:
-            looks_table(m)
+            looks_table(m, args.detector)
     if args.keep is None:
         for leftover in workdir.iterdir():
             leftover.unlink()

@@ -3,20 +3,29 @@
 # /etc/footfall-agent/config.yaml from an example (never overwritten), /var/lib/footfall-agent, the unit.
 # Safe to run again: it converges on the same result and keeps an existing config.
 #
-#   sudo systemd/install.sh [--enable]                       install on this machine
-#   systemd/install.sh --destdir /path/to/image-root         install into an image or a test tree
+#   sudo systemd/install.sh --venv [--camera] [--enable]     this checkout into /opt/footfall-agent, then the service
+#   sudo systemd/install.sh [--bin PATH] [--enable]          the service for an executable installed otherwise
+#   systemd/install.sh --destdir ROOT --bin PATH             into an image or a test tree
+#
+# The executable is never looked up on PATH (sudo resets it): it is /opt/footfall-agent/bin/footfall-agent,
+# which --venv creates with systemd/venv.sh, or the one --bin names. It must not live under /home or /root:
+# the service runs with ProtectHome=yes and cannot see them.
 #
 # With --destdir nothing on the running machine is touched: the user is created in the tree's own
-# /etc/passwd (or by systemd-sysusers at the image's first boot) and systemctl is not called.
+# /etc/passwd (or by systemd-sysusers at the image's first boot) and systemctl is not called. --bin is
+# required there: the path the unit runs is one inside the image, which this machine cannot know.
 set -eu
 
 usage() {
     cat <<'EOF'
-usage: install.sh [--destdir DIR] [--bin PATH] [--example FILE] [--enable]
+usage: install.sh [--venv [--camera]] [--bin PATH] [--destdir DIR] [--example FILE] [--enable]
 
+  --venv          first create or update /opt/footfall-agent, a venv with this checkout installed
+                  (systemd/venv.sh); not with --destdir
+  --camera        with --venv: include the camera extra (OpenCV, onnxruntime)
+  --bin PATH      the footfall-agent executable the unit runs (default: /opt/footfall-agent/bin/footfall-agent;
+                  required with --destdir)
   --destdir DIR   install into DIR instead of / (also: --prefix DIR, or DESTDIR=DIR in the environment)
-  --bin PATH      the footfall-agent executable the unit runs (default: the one on PATH,
-                  else /usr/local/bin/footfall-agent)
   --example FILE  config to start from when /etc/footfall-agent/config.yaml does not exist
                   (default: firmware-config/serial-event-lines.yaml)
   --enable        enable and start the service (not with --destdir)
@@ -29,6 +38,9 @@ DESTDIR=${DESTDIR:-}
 BIN=""
 EXAMPLE="$REPO/firmware-config/serial-event-lines.yaml"
 ENABLE=0
+VENV=0
+CAMERA=0
+VENV_DIR=/opt/footfall-agent
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,6 +51,8 @@ while [ $# -gt 0 ]; do
         --example) [ $# -ge 2 ] || { usage >&2; exit 2; }; EXAMPLE=$2; shift 2 ;;
         --example=*) EXAMPLE=${1#*=}; shift ;;
         --enable) ENABLE=1; shift ;;
+        --venv) VENV=1; shift ;;
+        --camera) CAMERA=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "install.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -66,18 +80,38 @@ fi
 if [ "$ENABLE" -eq 1 ] && [ "$LIVE" -eq 0 ]; then
     die "--enable only makes sense on the running machine, not with --destdir"
 fi
+if [ "$VENV" -eq 1 ] && [ "$LIVE" -eq 0 ]; then
+    die "--venv builds for this machine, not for an image: install the package into the image, then give --bin"
+fi
+if [ "$CAMERA" -eq 1 ] && [ "$VENV" -eq 0 ]; then
+    die "--camera goes with --venv (it installs the camera extra into /opt/footfall-agent)"
+fi
+if [ "$VENV" -eq 1 ] && [ -n "$BIN" ]; then
+    die "give either --venv (the executable is $VENV_DIR/bin/footfall-agent) or --bin, not both"
+fi
 [ -f "$EXAMPLE" ] || die "example config $EXAMPLE not found"
 
 if [ -z "$BIN" ]; then
-    BIN=$(command -v footfall-agent 2>/dev/null || true)
-    [ -n "$BIN" ] || BIN=/usr/local/bin/footfall-agent
+    [ "$LIVE" -eq 1 ] || die "--bin PATH is required with --destdir: the executable's path inside the image"
+    BIN=$VENV_DIR/bin/footfall-agent
 fi
 case "$BIN" in
     /*) ;;
     *) die "--bin must be an absolute path (systemd runs it without a PATH search), got '$BIN'" ;;
 esac
+case "$BIN" in
+    /home/*|/root/*|/run/user/*)
+        die "the service cannot run $BIN: it runs with ProtectHome=yes, which hides /home, /root and /run/user; install into $VENV_DIR (--venv) instead" ;;
+esac
+if [ "$VENV" -eq 1 ]; then
+    if [ "$CAMERA" -eq 1 ]; then
+        sh "$HERE/venv.sh" --camera "$VENV_DIR"
+    else
+        sh "$HERE/venv.sh" "$VENV_DIR"
+    fi
+fi
 if [ "$LIVE" -eq 1 ] && [ ! -x "$BIN" ]; then
-    say "warning: $BIN is not installed yet; install the package (pip install .) before starting the service"
+    die "$BIN does not exist: create it with --venv (add --camera for a camera), or name the executable with --bin"
 fi
 
 # Write $2 to $1 with mode $3 only if the content differs, so a rerun changes nothing.

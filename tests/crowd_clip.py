@@ -231,11 +231,13 @@ def paste(frame: np.ndarray, look: np.ndarray, foot: np.ndarray, height: float) 
     frame[fy0:fy1, fx0:fx1] = img[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
 
 
-def camera_sensor_yaml(clip: CrowdClip, rec: Recording, model: str = "int8") -> str:
-    """The camera sensor (an agent config's `sensors:` entry) that counts the clip on its line."""
+def camera_sensor_yaml(clip: CrowdClip, rec: Recording, model: str = "int8", detector: str | None = None) -> str:
+    """The camera sensor (an agent config's `sensors:` entry) that counts the clip on its line, with the given
+    detector `type` (None: the camera default)."""
+    kind = f"type: {detector}, " if detector else ""
     return (
         f"  - id: cam\n    type: camera\n    source: '{clip.path}'\n    fps: {clip.fps}\n"
-        f"    detector: {{model: {model}}}\n"
+        f"    detector: {{{kind}model: {model}}}\n"
         f"    counting:\n      lines:\n"
         f"        - {{name: door, points: {line_points()}, in_direction: {in_direction(rec)}}}\n"
     )

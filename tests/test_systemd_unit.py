@@ -59,7 +59,9 @@ def test_unit_states_the_service_contract() -> None:
     assert s["ProtectSystem"] == ["strict"] and s["ProtectHome"] == ["yes"] and s["PrivateTmp"] == ["yes"]
     assert s["NoNewPrivileges"] == ["yes"] and s["DevicePolicy"] == ["closed"]
     allowed = {v.split()[0] for v in s["DeviceAllow"]}
-    assert {"char-ttyUSB", "char-ttyACM", "char-ttyAMA", "char-ttyS", "char-video4linux"} <= allowed
+    # 8250/PL011 UARTs, USB serial adapters, SC16IS752 RS-485 HATs, V4L2 cameras
+    assert {"char-ttyUSB", "char-ttyACM", "char-ttyAMA", "char-ttyS", "char-ttySC", "char-video4linux"} <= allowed
+    assert s["ExecStart"][0].split()[0] == "/opt/footfall-agent/bin/footfall-agent", "where install.sh --venv puts it"
     credentials = {v.split(":")[0] for v in s["LoadCredential"]}
     assert {"mqtt-password", "tls-key", "tls-key-password"} <= credentials
     assert all(not v.split(":", 1)[1].startswith("/") for v in s["LoadCredential"]), (
@@ -132,7 +134,7 @@ def test_install_into_a_scratch_root_is_idempotent_and_keeps_the_config(tmp_path
     installed = unit_settings(unit.read_text())
     assert installed["ExecStart"] == ["/opt/footfall/bin/footfall-agent run --config /etc/footfall-agent/config.yaml"]
     assert (
-        unit.read_text().replace("/opt/footfall/bin/footfall-agent", "/usr/local/bin/footfall-agent")
+        unit.read_text().replace("/opt/footfall/bin/footfall-agent", "/opt/footfall-agent/bin/footfall-agent")
         == UNIT.read_text()
     )
     sysusers = (root / "usr/lib/sysusers.d/footfall-agent.conf").read_text()
@@ -168,6 +170,37 @@ def test_install_refuses_bad_arguments(tmp_path: Path) -> None:
     unknown = subprocess.run(["sh", str(INSTALL), "--frobnicate"], capture_output=True, text=True)
     assert unknown.returncode == 2 and "unknown option" in unknown.stderr
     enable = subprocess.run(
-        ["sh", str(INSTALL), "--destdir", str(tmp_path / "r"), "--enable"], capture_output=True, text=True
+        ["sh", str(INSTALL), "--destdir", str(tmp_path / "r"), "--bin", "/opt/f/bin/footfall-agent", "--enable"],
+        capture_output=True,
+        text=True,
     )
     assert enable.returncode != 0 and "--enable" in enable.stderr
+
+
+def run_install(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
+    return subprocess.run(["sh", str(INSTALL), *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_an_image_needs_bin_which_is_never_looked_up_on_path(tmp_path: Path) -> None:
+    """sudo resets PATH, and an image's executable is not this machine's: the unit's path is always explicit."""
+    root = tmp_path / "root"
+    missing = run_install("--destdir", str(root))
+    assert missing.returncode != 0 and "--bin PATH is required with --destdir" in missing.stderr
+    assert not (root / "etc/systemd/system/footfall-agent.service").exists()
+    assert "command -v footfall-agent" not in INSTALL.read_text()
+
+
+@pytest.mark.parametrize("home", ["/home/pi/venv/bin/footfall-agent", "/root/.local/bin/footfall-agent"])
+def test_an_executable_the_service_cannot_see_is_refused(tmp_path: Path, home: str) -> None:
+    refused = run_install("--destdir", str(tmp_path / "root"), "--bin", home)
+    assert refused.returncode != 0
+    assert f"the service cannot run {home}: it runs with ProtectHome=yes" in refused.stderr
+    assert "ProtectHome=yes" in UNIT.read_text()
+
+
+def test_venv_and_camera_are_for_this_machine_only(tmp_path: Path) -> None:
+    image = run_install("--destdir", str(tmp_path / "root"), "--venv")
+    assert image.returncode != 0 and "--venv builds for this machine" in image.stderr
+    camera = run_install("--destdir", str(tmp_path / "root"), "--bin", "/opt/f/bin/footfall-agent", "--camera")
+    assert camera.returncode != 0 and "--camera goes with --venv" in camera.stderr

@@ -1,4 +1,8 @@
-"""The real pedestrian trajectories in ../shared/data/trajectories/, and who crossed their counting line.
+"""Real pedestrian trajectories, and who crossed their counting line.
+
+One small recording is vendored in tests/data/ (with its licence and attribution) so that a real recording is
+always tested; the larger ones are read from ../shared/data/trajectories/, which a fresh clone does not have:
+tests that need one are marked with `needs(recording)` and skip, saying so, when it is absent.
 
 Each file holds heads tracked from above in a published crowd experiment (see ../shared/README.md):
 whitespace-separated `id frame x y z`, 25 fps, consecutive frames per person, units per file. The counting
@@ -11,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 TRAJECTORIES = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "trajectories"
+VENDORED = Path(__file__).resolve().parent / "data"
 FPS = 25.0
 # A person standing on the line sways a few centimetres; the README's per-person net counts ignore that
 # (one person in the bi-directional corridor jitters across x = 0 within 3 cm).
@@ -63,9 +69,24 @@ def parse(text: str, unit_m: float) -> list[Person]:
     return people
 
 
+def path(rec: Recording) -> Path:
+    """Where the recording is: vendored in tests/data/, else in ../shared (read-only; not in the repository)."""
+    vendored = VENDORED / rec.name
+    return vendored if vendored.is_file() else TRAJECTORIES / rec.name
+
+
+def needs(rec: Recording) -> pytest.MarkDecorator:
+    """Skip a test, saying why, when its recording is neither vendored nor in ../shared (a fresh clone)."""
+    return pytest.mark.skipif(
+        not path(rec).is_file(),
+        reason=f"needs the recording {rec.name} from ../shared/data/trajectories/, which is not in the repository "
+        "(a fresh clone has no ../shared)",
+    )
+
+
 def load(rec: Recording) -> list[Person]:
-    """The people of a recording in ../shared (read-only; never copied into the repository)."""
-    return parse((TRAJECTORIES / rec.name).read_text(), rec.unit_m)
+    """The people of a recording."""
+    return parse(path(rec).read_text(), rec.unit_m)
 
 
 def crossing_steps(coord: np.ndarray, band: float = TRUTH_BAND_M) -> list[tuple[int, int]]:

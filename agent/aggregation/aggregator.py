@@ -177,8 +177,13 @@ class SensorAggregator:
         self.total_in = int(state["total_in"])
         self.total_out = int(state["total_out"])
         baselines = state["baselines"]
-        self._in_counter = CumulativeCounter(counter_bits, max_step, _optional_int(baselines["in"]))
-        self._out_counter = CumulativeCounter(counter_bits, max_step, _optional_int(baselines["out"]))
+        held = state.get("held") or {}  # absent in states saved before readings were held
+        self._in_counter = CumulativeCounter(
+            counter_bits, max_step, _optional_int(baselines["in"]), _optional_int(held.get("in"))
+        )
+        self._out_counter = CumulativeCounter(
+            counter_bits, max_step, _optional_int(baselines["out"]), _optional_int(held.get("out"))
+        )
         self._reset_after = float(state["reset_after"])
         seen = float(state["seen"])
         self._pending = [ClosedInterval.from_dict(c) for c in state["pending"]]
@@ -230,11 +235,16 @@ class SensorAggregator:
         self._rejected += n
 
     def add_totals(self, in_total: int, out_total: int, at: float) -> tuple[Reading, Reading]:
-        """Count the increase of a device's running totals since its previous reading."""
+        """Count the increase of a device's running totals since its previous reading.
+
+        A reading found to be a glitch (see `CumulativeCounter`) was corrupted data: it counts as rejected.
+        """
         r_in = self._in_counter.update(in_total)
         r_out = self._out_counter.update(out_total)
         self._resets += (r_in.kind in _DISCONTINUITIES) + (r_out.kind in _DISCONTINUITIES)
         self.add(r_in.delta, r_out.delta, at)
+        if r_in.kind == "glitch" or r_out.kind == "glitch":
+            self._rejected += 1
         return r_in, r_out
 
     # -- source health
@@ -267,6 +277,28 @@ class SensorAggregator:
         self.occupancy = 0
 
     # -- the clock
+
+    def clock_stepped(self, before: float, after: float) -> None:
+        """The wall clock jumped forward from `before` to `after` (see `agent.aggregation.clock_steps`): nothing
+        was observed in between. Coverage stops at `before` and resumes at `after`; the intervals wholly in the
+        gap are not emitted, as after a restart, because nothing observed them. A backward step needs nothing
+        here: the caller's counting time never goes back."""
+        if after <= before:
+            return
+        self._observe(before)
+        if self._up:
+            stop = before if before > self._start else self._start
+            if stop > self._up_since:
+                self._coverage += stop - self._up_since
+        if after < self._end:
+            self._up_since = after
+            self._observe(after)
+            return
+        self._up_since = self._end  # nothing more for the open interval
+        self._resume = max(interval_start(after, self.length, self.tz), self._end)
+        self._observe(after)
+        if self._up:
+            self._up_since = max(after, self._start)
 
     def close_due(self, now: float) -> list[ClosedInterval]:
         """Every interval that ended at or before `now` and was not returned yet, oldest first."""
@@ -319,6 +351,7 @@ class SensorAggregator:
             "total_in": self.total_in,
             "total_out": self.total_out,
             "baselines": {"in": self._in_counter.last, "out": self._out_counter.last},
+            "held": {"in": self._in_counter.held, "out": self._out_counter.held},
             "reset_after": self._reset_after,
             "seen": self._seen,
             "resume": self._resume,

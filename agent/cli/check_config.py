@@ -21,13 +21,14 @@ def run(args: argparse.Namespace) -> int:
     failed = False
     for path in args.files:
         unreadable: list[str] = []
+        mistakes: list[str] = []
         try:
-            cfg = load_config(path, unreadable)
+            cfg = load_config(path, unreadable, mistakes)
         except ConfigError as e:
             print(str(e), file=sys.stderr)
             failed = True
             continue
         print(f"{path}: OK: {summary(cfg)}", flush=True)
-        for warning in unreadable:
+        for warning in [*unreadable, *mistakes]:
             print(f"warning: {warning}", file=sys.stderr, flush=True)
     return EXIT_CONFIG if failed else 0

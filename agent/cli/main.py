@@ -42,9 +42,23 @@ COMMANDS: list[tuple[str, str, dict[str, str]]] = [
         {"help": "grab one camera frame and draw the lines (with in-arrows), zones and detections on it"},
     ),
     (
+        "doctor",
+        "agent.cli.doctor",
+        {
+            "help": "check this machine, the config's ports, cameras and broker: ok, warn or fail with what to do",
+            "description": "Check what an installation needs: Python and packages, CPU, memory, temperature and "
+            "throttling, the clock and time zone, and with a config the store's disk, every serial port, every "
+            "camera and the broker (DNS, TCP, TLS, login). Exit status 1 when anything failed.",
+        },
+    ),
+    (
         "monitor",
         "agent.cli.monitor",
-        {"help": "live view of one or many devices from the broker, refreshing in place"},
+        {
+            "help": "live view of one or many devices from the broker, refreshing in place",
+            "description": "Live view of the devices publishing to a broker. Every clock time is in this machine's "
+            "time zone, named in the header; ages count from the time each device stamped on its message.",
+        },
     ),
     (
         "dashboard",

@@ -11,7 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,14 +21,11 @@ from agent.vision.replay import (
     EXIT_USAGE,
     LINE_NAME,
     ReplayError,
-    camera_sensor,
-    load_counting_config,
+    camera_setup,
+    counting_setup,
     replay,
     replay_video,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,14 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CLIP",
         help="a recorded clip to run through a camera sensor of the agent config given with --config",
     )
-    parser.add_argument("--sensor", metavar="ID", help="with --video: the camera sensor to use (if there are several)")
+    parser.add_argument("--sensor", metavar="ID", help="the camera sensor of the agent config (if there are several)")
     parser.add_argument("--fps", type=float, default=25.0, help="frame rate of the detections (default 25)")
     parser.add_argument(
         "--config",
         "-c",
         type=Path,
         metavar="FILE",
-        help="YAML file with a counting: section (or camera: counting:) defining lines and zones",
+        help="the agent config with the camera sensor (its lines, zones and interval length); with --detections "
+        "also a file with only a counting: section",
     )
     parser.add_argument(
         "--line",
@@ -85,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print only {"lines": {NAME: {"in": N, "out": M}}, "zones": {...}} on stdout',
+        help='print one JSON document, the same in both modes: {"ins", "outs", "lines": {NAME: {"in", "out"}}, '
+        '"zones": {...}, "intervals": [{"start", "end", "ins", "outs", "lines", "zones"}, ...]}',
     )
 
 
@@ -112,12 +111,13 @@ def _frame_size(text: str | None) -> tuple[int, int] | None:
     return w, h
 
 
-def build_config(args: argparse.Namespace) -> CountingConfig:
-    """The counting setup asked for on the command line: a --config file, or a single --line."""
+def build_config(args: argparse.Namespace) -> tuple[CountingConfig, float | None, str | None]:
+    """The counting setup asked for on the command line (a --config file, or a single --line), the interval
+    length to split the replay into (None: one interval) and the line whose crossings are the ins and outs."""
     if args.config is not None and args.line is not None:
         raise ReplayError("give either --config or --line, not both")
     if args.config is not None:
-        return load_counting_config(args.config)
+        return counting_setup(args.config, args.sensor)
     if args.line is None:
         raise ReplayError("give --config FILE or --line X1,Y1,X2,Y2 with --in-side X,Y")
     if args.in_side is None:
@@ -139,7 +139,7 @@ def build_config(args: argparse.Namespace) -> CountingConfig:
     except ValidationError as e:
         messages = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
         raise ReplayError(f"--line: {messages}") from None
-    return CountingConfig(lines=[line])
+    return CountingConfig(lines=[line]), None, None
 
 
 def _fmt_seconds(v: float | int | None) -> str:
@@ -170,35 +170,28 @@ def _print_table(result: dict[str, Any], fps: float) -> None:
             )
 
 
-def _print_intervals(rows: list[dict[str, Any]]) -> None:
+def _print_intervals(counts: dict[str, Any]) -> None:
     print(f"{'from':>8}  {'to':>8}  {'in':>6}  {'out':>6}  lines")
-    for row in rows:
+    for row in counts["intervals"]:
         lines = ", ".join(f"{name} {c['in']}/{c['out']}" for name, c in row["lines"].items())
         print(f"{row['start']:>7.1f}s  {row['end']:>7.1f}s  {row['ins']:>6}  {row['outs']:>6}  {lines}")
-    print(f"{'total':>18}  {sum(r['ins'] for r in rows):>6}  {sum(r['outs'] for r in rows):>6}")
+    print(f"{'total':>18}  {counts['ins']:>6}  {counts['outs']:>6}")
 
 
 def run_video(args: argparse.Namespace) -> int:
     """`replay --config AGENT.yaml --video CLIP`: 0 on success, 2 on a usage, config or input error."""
-    from agent.config.errors import ConfigError
-    from agent.config.loader import load_config
-
     try:
         if args.detections is not None:
             raise ReplayError("give either --video or --detections, not both")
-        sensor = camera_sensor(args.config, args.sensor)
-        try:
-            interval_s = load_config(args.config).intervals.length
-        except ConfigError as e:
-            raise ReplayError(str(e)) from None
-        rows = replay_video(sensor, args.video, interval_s)
+        cfg, sensor = camera_setup(args.config, args.sensor)
+        counts = replay_video(sensor, args.video, cfg.intervals.length)
     except ReplayError as e:
         print(f"replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(rows))
+        print(json.dumps(counts))
     else:
-        _print_intervals(rows)
+        _print_intervals(counts)
     return 0
 
 
@@ -211,12 +204,12 @@ def run(args: argparse.Namespace) -> int:
             raise ReplayError("give --detections DETS.csv (or --video CLIP with an agent --config)")
         if not (math.isfinite(args.fps) and args.fps > 0):
             raise ReplayError(f"--fps must be a positive number, got {args.fps}")
-        config = build_config(args)
+        config, interval_s, count_line = build_config(args)
         try:
             pipeline = CountingPipeline(config, _frame_size(args.frame_size))
         except ValueError as e:
             raise ReplayError(f"{e} (give --frame-size WxH)" if config.units == "normalized" else str(e)) from None
-        result = replay(pipeline, args.detections, args.fps)
+        result = replay(pipeline, args.detections, args.fps, interval_s, count_line)
     except ReplayError as e:
         print(f"replay: {e}", file=sys.stderr)
         return EXIT_USAGE

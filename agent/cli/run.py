@@ -22,9 +22,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", type=Path, help="YAML config file")
     parser.add_argument("--data-dir", type=Path, help="override store.path (the local database directory)")
     parser.add_argument(
+        "--broker",
+        type=broker_address,
+        metavar="HOST[:PORT]",
+        help="override mqtt.host (and mqtt.port); the demo's broker (default localhost:1883)",
+    )
+    parser.add_argument(
         "--console", action="store_true", help="print closed intervals on stdout (always on in the demo)"
     )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="override log_level")
+
+
+def broker_address(text: str) -> tuple[str, int | None]:
+    """`host`, `host:port` or `[v6-address]:port` as (host, port or None)."""
+    host, port = text, None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not host or (port is not None and not (port.isdigit() and 1 <= int(port) <= 65535)):
+        raise argparse.ArgumentTypeError(f"expected HOST or HOST:PORT (port 1-65535), got {text!r}")
+    return host, int(port) if port is not None else None
 
 
 def _configure_logging(level: str) -> Secrets:
@@ -49,18 +68,26 @@ def run(args: argparse.Namespace) -> int:
     from agent.runtime.log_format import config_secrets, error_lines
 
     unreadable: list[str] = []
+    mistakes: list[str] = []
 
     def load() -> AgentConfig:
         """The config file as it is now with the command line's overrides: at start and on every reload."""
-        loaded = load_config(args.config, unreadable)
+        loaded = load_config(args.config, unreadable, mistakes)
         if args.data_dir is not None:
             loaded.store.path = args.data_dir
+        if args.broker is not None:
+            loaded.mqtt.host, port = args.broker
+            loaded.mqtt.port = port if port is not None else loaded.mqtt.port
         if args.log_level is not None:
             loaded.log_level = args.log_level
         return loaded
 
     try:
-        cfg = demo_config(args.data_dir or _demo_data_dir()) if args.config is None else load()
+        if args.config is None:
+            host, port = args.broker or ("localhost", None)
+            cfg = demo_config(args.data_dir or _demo_data_dir(), host, port or 1883)
+        else:
+            cfg = load()
     except ConfigError as e:
         print(error_lines(str(e)), file=sys.stderr)
         return EXIT_CONFIG
@@ -72,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
         for warning in unreadable:
             logging.getLogger("agent").error("%s; MQTT cannot connect until it can be read", warning)
         unreadable.clear()
+        for warning in mistakes:
+            logging.getLogger("agent").warning("%s", warning)
+        mistakes.clear()
 
     report_unreadable()
 
@@ -87,20 +117,30 @@ def run(args: argparse.Namespace) -> int:
             "(lunch and evening peaks, quiet nights), 1-minute intervals.\n"
             f"  store: {cfg.store.path}\n"
             f"  mqtt:  publishing to {cfg.mqtt.host}:{cfg.mqtt.effective_port()} whenever a broker is there "
-            f"(topics under {cfg.mqtt.topic_prefix.format(site=cfg.site, device=cfg.device)}/)\n"
+            f"(topics under {cfg.mqtt.topic_prefix.format(site=cfg.site, device=cfg.device)}/);\n"
+            "         no Home Assistant discovery, and what it retains there is deleted when it stops\n"
             "  Ctrl-C to stop. Run with --config FILE for real sensors.",
             flush=True,
         )
     else:
         logging.getLogger("agent").info("config %s: %s", args.config, summary(cfg))
     from agent.runtime.sd_notify import Notifier
+    from agent.store.lock import StoreLocked
 
-    agent = Agent(
-        cfg,
-        console=Console() if (args.config is None or args.console) else None,
-        notifier=Notifier(),
-        reload_config=reload_config if args.config is not None else None,
-    )
+    console = Console() if (args.config is None or args.console) else None
+    if console is not None:
+        console.guard_logging()
+    try:
+        agent = Agent(
+            cfg,
+            console=console,
+            notifier=Notifier(),
+            reload_config=reload_config if args.config is not None else None,
+        )
+    except StoreLocked as e:
+        # Exit 2 like a config error: systemd must not restart into the same conflict.
+        logging.getLogger("agent").error("%s", e)
+        return EXIT_CONFIG
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         logging.getLogger("agent").info("%s received, flushing", signal.Signals(signum).name)
@@ -111,4 +151,22 @@ def run(args: argparse.Namespace) -> int:
     # systemd's ExecReload: the interval loop re-reads the config; the handler only raises the flag.
     signal.signal(signal.SIGHUP, lambda signum, frame: agent.request_reload())
     agent.run()
+    if args.config is None:
+        _demo_goodbye(cfg)
     return 0
+
+
+def _demo_goodbye(cfg: AgentConfig) -> None:
+    """Leave nothing retained on the demo's broker, and say so (see agent.runtime.demo)."""
+    from agent.runtime.demo import remove_retained
+
+    where = f"{cfg.mqtt.host}:{cfg.mqtt.effective_port()}"
+    cleared = remove_retained(cfg)
+    if cleared is None:
+        print(f"footfall-agent demo: no broker at {where}, nothing retained there", flush=True)
+    else:
+        print(
+            f"footfall-agent demo: deleted its {len(cleared)} retained message(s) from {where}; nothing of the demo "
+            "is left there",
+            flush=True,
+        )

@@ -31,6 +31,8 @@ from agent.config.units import ByteSize, ClockTime, Duration
 from agent.mqtt.discovery import object_id_clashes
 
 MIB = 1024 * 1024
+KERNEL_FILE_SYSTEMS = ("dev", "proc", "sys")
+"""Top-level directories whose files are the kernel's, never a place for the store."""
 
 
 SensorConfig = Annotated[
@@ -96,6 +98,20 @@ class StoreConfig(BaseModel):
         description="How often the open interval is saved, i.e. how many seconds of counts a power cut "
         "can lose at most.",
     )
+
+    @field_validator("path")
+    @classmethod
+    def _a_directory_on_storage(cls, value: Path) -> Path:
+        """Refused here, not at the first write: `run` would exit 1 and systemd restart it in a loop."""
+        for candidate in (value.absolute(), value.resolve()):
+            if len(candidate.parts) > 1 and candidate.parts[1] in KERNEL_FILE_SYSTEMS:
+                raise ValueError(
+                    f"{value} is under /{candidate.parts[1]}, a kernel file system, not storage: give a directory "
+                    "on a disk, such as /var/lib/footfall-agent"
+                )
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a directory: the store is a directory that holds footfall.db")
+        return value
 
     @field_validator("max_bytes")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Literal
 
 from pydantic import (
@@ -13,19 +14,39 @@ from pydantic import (
 )
 
 from agent.config.counting import CountingConfig
-from agent.config.detector import DetectorConfig, SsdliteDetectorConfig
+from agent.config.detector import DetectorConfig, NanodetDetectorConfig
 from agent.config.fields import ReconnectMax, SensorId, check_reconnect
 from agent.config.units import Duration
 
 # The detector's default score threshold for cameras: as low as the tracker's low-score stage (its default
 # `low_score`), so partly hidden people still reach the tracker and continue their tracks.
 CAMERA_SCORE_THRESHOLD = 0.1
+# NanoDet finds people down to about a tenth of the frame height, where SSDLite's 300x300 input loses them
+# (bench/real_frames.py: 50 of 62 real people against 16), and on real footage it counts every hand-counted
+# crossing where SSDLite counts none (bench/real_video.py), within the one-core budget
+# (bench/detector_speed.py). On composited crowds it counts more ins and loses outs where people pass behind
+# each other (models/MODEL_CARD_NANODET.md).
+DEFAULT_DETECTOR = "nanodet"
+
+
+CAMERA_EXTRA_HINT = "pip install 'footfall-agent[camera]'"
+"""How to install what a camera needs: a serial-only device installs without OpenCV and onnxruntime."""
+
+
+def missing_camera_packages(detector_type: str) -> list[str]:
+    """The camera libraries a camera sensor with this detector needs that are not installed (looked up, not
+    imported: loading a config must stay fast). OpenCV for every camera; onnxruntime for all but `hog`."""
+    needed = [("cv2", "opencv-python-headless")]
+    if detector_type != "hog":
+        needed.append(("onnxruntime", "onnxruntime"))
+    return [package for module, package in needed if importlib.util.find_spec(module) is None]
 
 
 def _camera_detector_defaults(value: Any) -> Any:
-    """A `detector:` mapping may leave out `type` (ssdlite) and `score_threshold` (the camera default)."""
+    """A `detector:` mapping may leave out `type` (the default detector) and `score_threshold` (the camera
+    default)."""
     if isinstance(value, dict):
-        value = {"type": "ssdlite", "score_threshold": CAMERA_SCORE_THRESHOLD, **value}
+        value = {"type": DEFAULT_DETECTOR, "score_threshold": CAMERA_SCORE_THRESHOLD, **value}
     return value
 
 
@@ -78,11 +99,11 @@ class CameraSensorConfig(BaseModel):
         description="Requested capture height in pixels (set together with `width`).",
     )
     detector: DetectorConfig = Field(
-        default_factory=lambda: SsdliteDetectorConfig(type="ssdlite", score_threshold=CAMERA_SCORE_THRESHOLD),
+        default_factory=lambda: NanodetDetectorConfig(type="nanodet", score_threshold=CAMERA_SCORE_THRESHOLD),
         title="Detector",
-        description="The person detector: a mapping with `type` (`ssdlite`, default, or `hog`), `model` (`int8`, "
-        "default, or `fp32`), `threads` (onnxruntime threads, default 1), `score_threshold` (default 0.1 here, "
-        "the tracker's low score) and `nms_iou`.",
+        description="The person detector: a mapping with `type` (`nanodet`, default, `ssdlite` or `hog`), `model` "
+        "(`int8`, default, or `fp32`), `threads` (onnxruntime threads; unset: by the number of cores), "
+        "`score_threshold` (default 0.1 here, the tracker's low score) and `nms_iou`.",
     )
     counting: CountingConfig = Field(
         title="Counting",
@@ -127,4 +148,7 @@ class CameraSensorConfig(BaseModel):
         if self.count_line is not None and self.count_line not in names:
             raise ValueError(f"count_line {self.count_line!r} is not one of the lines: {', '.join(names)}")
         check_reconnect(self.reconnect_min, self.reconnect_max)
+        missing = missing_camera_packages(self.detector.type)
+        if missing:
+            raise ValueError(f"a camera sensor needs {' and '.join(missing)}, not installed here: {CAMERA_EXTRA_HINT}")
         return self

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
-from agent.config.agent import AgentConfig, IntervalConfig, StoreConfig, valid_timezone
+from agent.config.agent import AgentConfig, HomeAssistantConfig, IntervalConfig, StoreConfig, valid_timezone
 from agent.config.mqtt import MqttConfig
 from agent.config.simulated import SimulatedSensorConfig
 
 
-def _local_timezone() -> str:
-    """The machine's IANA zone name if it can be found (TZ, /etc/timezone, the /etc/localtime link), else UTC."""
+def local_timezone(env: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> str | None:
+    """The machine's IANA zone name if it can be found (TZ, /etc/timezone, the /etc/localtime link), else None."""
     candidates: list[str] = []
-    tz_env = os.environ.get("TZ", "").lstrip(":")
+    tz_env = (os.environ if env is None else env).get("TZ", "").lstrip(":")
     if tz_env:
         candidates.append(tz_env.split("zoneinfo/", 1)[1] if "zoneinfo/" in tz_env else tz_env)
     with contextlib.suppress(OSError):
-        candidates.append(Path("/etc/timezone").read_text().strip())
+        candidates.append((etc / "timezone").read_text().strip())
     try:
-        target = str(Path("/etc/localtime").resolve())
+        target = str((etc / "localtime").resolve())
         if "zoneinfo/" in target:
             candidates.append(target.split("zoneinfo/", 1)[1])
     except OSError:
@@ -29,13 +30,19 @@ def _local_timezone() -> str:
     for name in candidates:
         if name and not name.startswith("/") and valid_timezone(name):
             return name
-    return "UTC"
+    return None
 
 
-def demo_config(data_dir: Path) -> AgentConfig:
+def _local_timezone() -> str:
+    return local_timezone() or "UTC"
+
+
+def demo_config(data_dir: Path, host: str = "localhost", port: int = 1883) -> AgentConfig:
     """The hardware-free demo: one simulated door, 1-minute intervals, a broker on localhost if there is one.
 
     The simulated shop is open around the clock (a station shop), so the demo shows traffic whenever it is run.
+    No Home Assistant discovery: the broker may be Home Assistant's, which must not get a permanent demo device
+    (what the demo does retain is deleted on exit, see `agent.runtime.demo`).
     """
     return AgentConfig(
         site="demo",
@@ -43,6 +50,7 @@ def demo_config(data_dir: Path) -> AgentConfig:
         timezone=_local_timezone(),
         intervals=IntervalConfig(length=60),
         store=StoreConfig(path=Path(data_dir)),
-        mqtt=MqttConfig(host="localhost", port=1883),
+        mqtt=MqttConfig(host=host, port=port),
+        homeassistant=HomeAssistantConfig(enabled=False),
         sensors=[SimulatedSensorConfig(id="door", peak_per_hour=600, opening=time(0, 0), closing=time(23, 59))],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class DetectorConfigBase(BaseModel):
@@ -37,25 +37,54 @@ class DetectorConfigBase(BaseModel):
     )
 
 
-class SsdliteDetectorConfig(DetectorConfigBase):
-    """The pretrained SSDLite-MobileNetV2 person detector (int8 by default)."""
+class OnnxDetectorConfigBase(DetectorConfigBase):
+    """Settings of the detectors that run a shipped ONNX network on onnxruntime."""
+
+    model: Literal["int8", "fp32"] | Path = Field(
+        "int8",
+        title="Model",
+        description="`int8` (quantized, faster) or `fp32` for a shipped model, or the path of an ONNX file with "
+        "the same input and outputs (a relative path is taken from the working directory).",
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        title="Inference threads",
+        description="onnxruntime intra-op threads. Unset: 1 on a device with 1 or 2 usable cores, otherwise half of "
+        "them (2 on a 4-core Raspberry Pi), leaving cores for capture, tracking and the agent. With more than "
+        "one thread, idle workers sleep instead of spinning.",
+    )
+
+
+class SsdliteDetectorConfig(OnnxDetectorConfigBase):
+    """The pretrained SSDLite-MobileNetV2 person detector (300x300 input)."""
 
     type: Literal["ssdlite"] = Field(
         title="Detector type", description="`ssdlite`: SSDLite-MobileNetV2 person detector."
     )
-    model: Literal["int8", "fp32"] | Path = Field(
-        "int8",
-        title="Model",
-        description="`int8` (quantized, about twice as fast) or `fp32` for a shipped model, or the path of "
-        "an ONNX file with the same input and outputs (a relative path is taken from the working directory).",
+
+
+class NanodetDetectorConfig(OnnxDetectorConfigBase):
+    """NanoDet-g, a COCO-trained detector of which only the person class is used (the camera default)."""
+
+    type: Literal["nanodet"] = Field(
+        title="Detector type",
+        description="`nanodet`: NanoDet-g person detector, finds people down to about a tenth of the frame height.",
     )
-    threads: int = Field(
-        1,
-        ge=1,
-        le=64,
-        title="Inference threads",
-        description="onnxruntime intra-op threads. One keeps a core free for capture and tracking on a small device.",
+    input_size: tuple[int, int] = Field(
+        (320, 256),
+        title="Network input size",
+        description="Width and height (multiples of 32) the frame is resized to for the network (aspect not kept). "
+        "Larger finds smaller people and costs time in proportion to the pixels.",
     )
+
+    @field_validator("input_size")
+    @classmethod
+    def _multiple_of_32(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if any(v % 32 or not 64 <= v <= 1280 for v in value):
+            raise ValueError("width and height must be multiples of 32 between 64 and 1280")
+        return value
 
 
 class HogDetectorConfig(DetectorConfigBase):
@@ -78,4 +107,6 @@ class HogDetectorConfig(DetectorConfigBase):
     )
 
 
-DetectorConfig = Annotated[SsdliteDetectorConfig | HogDetectorConfig, Field(discriminator="type")]
+DetectorConfig = Annotated[
+    NanodetDetectorConfig | SsdliteDetectorConfig | HogDetectorConfig, Field(discriminator="type")
+]

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from agent.config.agent import AgentConfig
+from agent.config.camera import CameraSensorConfig
 from agent.config.errors import ConfigError
 from agent.config.fields import ID_PATTERN
 
@@ -207,10 +208,24 @@ def _validation_errors(exc: ValidationError, source: str, lines: dict[KeyPath, i
     return found
 
 
-def _yaml_error(e: yaml.YAMLError, source: str) -> str:
+def yaml_error(e: yaml.YAMLError, source: str) -> str:
+    """One readable line for a YAML syntax error; PyYAML's own words for the two commonest slips (a tab in the
+    indentation, a quote never closed) say neither what is wrong nor, for the quote, where."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     problem = getattr(e, "problem", None) or str(e)
     context = getattr(e, "context", None)
+    context_mark = getattr(e, "context_mark", None)
+    if problem.startswith("found character '\\t'") and mark is not None:
+        return (
+            f"{source}: line {mark.line + 1}: a tab character (column {mark.column + 1}); "
+            "YAML indents with spaces only: replace the tab with spaces"
+        )
+    if context == "while scanning a quoted scalar" and context_mark is not None and "end of stream" in problem:
+        quote = context_mark.buffer[context_mark.pointer] if context_mark.buffer else "'"
+        return (
+            f"{source}: line {context_mark.line + 1}: the quote {quote} opened here (column {context_mark.column + 1}) "
+            "is never closed: add the closing quote or remove this one"
+        )
     if context:
         problem = f"{context}, {problem}"
     if mark is None:
@@ -248,8 +263,36 @@ def _file_problems(cfg: AgentConfig) -> list[tuple[KeyPath, Path, str]]:
     return found
 
 
-def parse_config(text: str, source: str, file_warnings: list[str] | None = None) -> AgentConfig:
+def _mistakes(cfg: AgentConfig) -> list[tuple[KeyPath, str]]:
+    """Settings that are valid but almost certainly not meant: camera lines and zones given as fractions of the
+    image (every coordinate within 0..1) while `units` is `pixels`, the default, so they sit in the top-left
+    pixel and nothing is ever counted."""
+    found: list[tuple[KeyPath, str]] = []
+    for index, sensor in enumerate(cfg.sensors):
+        if not isinstance(sensor, CameraSensorConfig) or sensor.counting.units != "pixels":
+            continue
+        counting = sensor.counting
+        points = [p for line in counting.lines for p in [*line.points, *([line.in_point] if line.in_point else [])]]
+        points += [p for zone in counting.zones for p in zone.points]
+        polygons = ([counting.roi] if counting.roi else []) + list(counting.masks)
+        points += [p for polygon in polygons for p in polygon]
+        if points and all(abs(c) <= 1 for point in points for c in point):
+            found.append(
+                (
+                    ("sensors", index, "counting"),
+                    "every coordinate is between 0 and 1 but units is pixels (the default), so the lines and zones "
+                    "lie in the top-left pixel and count nothing: add `units: normalized`, or give pixel coordinates",
+                )
+            )
+    return found
+
+
+def parse_config(
+    text: str, source: str, file_warnings: list[str] | None = None, warnings: list[str] | None = None
+) -> AgentConfig:
     """Validate YAML text; every problem is reported as `<source>: <key path>: <message> (line N)`.
+
+    With `warnings`, settings that are valid but almost certainly a mistake are added to it in the same form.
 
     With `file_warnings`, the files the config names for the MQTT connection (password, certificates) are
     tried too, and those that cannot be read now are added to it in the same form. They are warnings, not
@@ -267,7 +310,7 @@ def parse_config(text: str, source: str, file_warnings: list[str] | None = None)
         finally:
             loader.dispose()
     except yaml.YAMLError as e:
-        raise ConfigError([_yaml_error(e, source)]) from None
+        raise ConfigError([yaml_error(e, source)]) from None
     if data is None:
         raise ConfigError([f"{source}: the config file is empty"])
     if not isinstance(data, dict):
@@ -289,12 +332,17 @@ def parse_config(text: str, source: str, file_warnings: list[str] | None = None)
                 else ""
             )
             file_warnings.append(f"{source}: {format_path(key)}: {message} (line {_line_of(key, lines)}){hint}")
+    if warnings is not None:
+        for key, message in _mistakes(cfg):
+            warnings.append(f"{source}: {format_path(key)}: {message} (line {_line_of(key, lines)})")
     return cfg
 
 
-def load_config(path: Path | str, file_warnings: list[str] | None = None) -> AgentConfig:
+def load_config(
+    path: Path | str, file_warnings: list[str] | None = None, warnings: list[str] | None = None
+) -> AgentConfig:
     """Read and validate a config file; every problem, including a missing or empty file, raises ConfigError
-    (see `parse_config` for `file_warnings`)."""
+    (see `parse_config` for `file_warnings` and `warnings`)."""
     source = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -304,4 +352,4 @@ def load_config(path: Path | str, file_warnings: list[str] | None = None) -> Age
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ConfigError([f"{source}: not UTF-8 text (invalid byte at offset {e.start})"]) from None
-    return parse_config(text, source, file_warnings)
+    return parse_config(text, source, file_warnings, warnings)

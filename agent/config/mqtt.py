@@ -110,7 +110,8 @@ class MqttConfig(BaseModel):
         "footfall/{site}/{device}",
         min_length=1,
         title="Topic prefix",
-        description="Prefix of every topic; `{site}` and `{device}` are replaced. No `+` or `#`.",
+        description="Prefix of every topic; `{site}` and `{device}` are replaced. No `+`, `#`, `$` or control "
+        "characters.",
     )
     username: str | None = Field(None, title="User name", description="User name for the broker, if it wants one.")
     password: SecretStr | None = Field(
@@ -164,8 +165,16 @@ class MqttConfig(BaseModel):
     @field_validator("topic_prefix")
     @classmethod
     def _topic_prefix_usable(cls, value: str) -> str:
+        # The broker drops a client that publishes to any of these, and the agent would reconnect forever.
         if "+" in value or "#" in value:
             raise ValueError("topic_prefix must not contain the wildcards + or #")
+        if "$" in value:
+            raise ValueError(
+                "topic_prefix must not contain $ (topics starting with $ belong to the broker, which drops a "
+                "client that publishes there)"
+            )
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in value):
+            raise ValueError("topic_prefix must not contain control characters such as NUL")
         try:
             value.format(site="s", device="d")
         except (KeyError, IndexError, ValueError):

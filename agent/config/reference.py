@@ -23,6 +23,7 @@ _SECTIONS: list[tuple[str, str | None]] = [
     ("sensors: type modbus", "ModbusSensorConfig"),
     ("sensors: type simulated", "SimulatedSensorConfig"),
     ("sensors: type camera", "CameraSensorConfig"),
+    ("sensors: type camera, detector type nanodet", "NanodetDetectorConfig"),
     ("sensors: type camera, detector type ssdlite", "SsdliteDetectorConfig"),
     ("sensors: type camera, detector type hog", "HogDetectorConfig"),
     ("sensors: type camera, counting", "CountingConfig"),

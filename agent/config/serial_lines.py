@@ -27,7 +27,7 @@ from agent.config.fields import (
     check_reconnect,
 )
 from agent.config.units import Duration
-from agent.sources.line_protocol import PRESETS, LineParser, compile_pattern
+from agent.sources.line_protocol import DEFAULT_MAX_COUNT, PRESETS, LineParser, compile_pattern, max_total
 
 
 class LineSensorConfig(BaseModel):
@@ -81,6 +81,15 @@ class LineSensorConfig(BaseModel):
         "mistaken for a reset.",
     )
     max_step: MaxStep = 10000
+    max_count: int = Field(
+        DEFAULT_MAX_COUNT,
+        ge=1,
+        le=2**63 - 1,
+        title="Largest count per line",
+        description="Event lines: the largest count one line may carry (`IN 5` counts 5). A line above it is "
+        "rejected as implausible and counted with the rejected lines (cumulative totals are bounded by "
+        "`counter_bits` instead).",
+    )
     heartbeat_timeout: Duration | None = Field(
         None,
         gt=0,
@@ -143,4 +152,6 @@ class LineSensorConfig(BaseModel):
     def parser(self) -> LineParser:
         """The line parser for this sensor's preset or pattern."""
         pattern = self.pattern if self.pattern is not None else PRESETS[self.preset or "event"]
-        return LineParser(pattern, self.in_values, self.out_values)
+        return LineParser(
+            pattern, self.in_values, self.out_values, max_count=self.max_count, max_total=max_total(self.counter_bits)
+        )

@@ -20,12 +20,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,7 +47,14 @@ MAX_COMMAND_BYTES = 4096
 MAX_REPUBLISH_S = 31 * 86400.0
 """Longest range one `republish` may ask for: a month of 1-minute intervals per sensor, ~45,000 messages."""
 
-ErrorCode = Literal["too_large", "invalid_json", "unknown_command", "invalid", "failed", "internal"]
+MAX_EPOCH = 253402300799.0
+"""The last second of year 9999: times beyond it (or before 1970) are no interval's and cannot be dated."""
+
+ErrorCode = Literal["too_large", "invalid_json", "unknown_command", "invalid", "failed", "internal", "busy"]
+
+# The id and name of a command that cannot be parsed whole (too large, or cut to its head by the inbox).
+_PEEK_ID = re.compile(rb'"id"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]{1,128})"')
+_PEEK_COMMAND = re.compile(rb'"command"\s*:\s*"([a-z_]{1,32})"')
 
 
 def _epoch(value: Any) -> Any:
@@ -63,7 +72,13 @@ def _epoch(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[float, BeforeValidator(_epoch), Field(allow_inf_nan=False)]
+def _datable(value: float) -> float:
+    if not 0 <= value <= MAX_EPOCH:
+        raise ValueError("expected a time from 1970 to 9999 (Unix seconds 0 to 253402300799)")
+    return value
+
+
+Timestamp = Annotated[float, BeforeValidator(_epoch), Field(allow_inf_nan=False), AfterValidator(_datable)]
 CommandId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -184,14 +199,25 @@ class CommandHandler(Protocol):
     def republish(self, since: float, until: float, sensor: str | None) -> dict[str, Any]: ...
 
 
-def parse_command(data: bytes, sensors: Collection[str] | None = None) -> Command | CommandError:
-    """Validate a raw payload. With `sensors`, sensor ids must be among them."""
-    if len(data) > MAX_COMMAND_BYTES:
-        return CommandError("too_large", f"command larger than {MAX_COMMAND_BYTES} bytes")
+def peek(data: bytes) -> tuple[str | None, str | None]:
+    """(id, command) read from the start of a payload that is not parsed whole; None where unreadable."""
+    cid, name = _PEEK_ID.search(data), _PEEK_COMMAND.search(data)
+    return (cid.group(1).decode() if cid else None, name.group(1).decode() if name else None)
+
+
+def parse_command(
+    data: bytes, sensors: Collection[str] | None = None, size: int | None = None
+) -> Command | CommandError:
+    """Validate a raw payload. With `sensors`, sensor ids must be among them. `size` is the payload's size on
+    the wire when `data` is only its head."""
+    if (len(data) if size is None else size) > MAX_COMMAND_BYTES:
+        return CommandError("too_large", f"command larger than {MAX_COMMAND_BYTES} bytes", *peek(data))
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return CommandError("invalid_json", f"not JSON: {exc}")
+    except RecursionError:
+        return CommandError("invalid_json", "not JSON this agent reads: nested too deeply", *peek(data))
     if not isinstance(doc, dict):
         return CommandError("invalid", "a command is a JSON object")
     cid = doc.get("id") if isinstance(doc.get("id"), str) else None
@@ -209,10 +235,18 @@ def parse_command(data: bytes, sensors: Collection[str] | None = None) -> Comman
 
 
 def dispatch(
-    data: bytes, handler: CommandHandler, now: float, sensors: Collection[str] | None = None
+    data: bytes,
+    handler: CommandHandler,
+    now: float,
+    sensors: Collection[str] | None = None,
+    size: int | None = None,
 ) -> CommandResponse:
     """Parse, then act through `handler` only if the whole command is valid; always return one response."""
-    parsed = parse_command(data, sensors)
+    try:
+        parsed = parse_command(data, sensors, size)
+    except Exception as exc:  # noqa: BLE001 - whatever a payload does to the parser costs one answer
+        log.exception("command could not be parsed")
+        parsed = CommandError("internal", f"{type(exc).__name__}: {exc}", *peek(data))
     if isinstance(parsed, CommandError):
         log.warning("command refused (%s): %s", parsed.code, parsed.message)
         return error_response(parsed, now)
@@ -233,6 +267,13 @@ def dispatch(
         return error_response(CommandError("internal", f"{type(exc).__name__}: {exc}", parsed.id, parsed.command), now)
     log.info("command %s %s done", parsed.command, parsed.id)
     return CommandResponse(id=parsed.id, command=parsed.command, ok=True, result=result, ts=now)
+
+
+def busy_response(data: bytes, now: float) -> CommandResponse:
+    """The answer to a command the agent had no time for (a flood): nothing was done, send it again later."""
+    return error_response(
+        CommandError("busy", "too many commands at once; not carried out, try again", *peek(data)), now
+    )
 
 
 def error_response(error: CommandError, now: float) -> CommandResponse:

@@ -1,14 +1,19 @@
 """The live state of one or many agents, built only from what they publish (retained status, health and sensor
 state, plus interval messages as they close), so it shows exactly what any other consumer would see. `Fleet`
 (the state) and `render` (the text) are pure; `footfall-agent monitor` (`agent.cli.monitor`) adds the MQTT client
-and the screen."""
+and the screen.
+
+One time zone convention: every clock time on the screen is in the viewer's time zone (named in the header),
+whatever zone each device counts in, so devices in several zones can be compared at a glance. Ages are measured
+from the time a device stamped on its message (`ts`), not from when the message arrived: a retained health report
+from a device that went quiet an hour ago is an hour old, however recently the monitor connected."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from agent.mqtt.topics import Topics
@@ -121,17 +126,19 @@ def _json_object(payload: bytes) -> dict[str, Any] | None:
 # -- rendering (pure)
 
 
-def render(fleet: Fleet, now: float, header: str = "", colour: bool = False) -> list[str]:
-    """The whole screen as lines: one block per device, one row per sensor."""
+def render(fleet: Fleet, now: float, header: str = "", colour: bool = False, tz: tzinfo | None = None) -> list[str]:
+    """The whole screen as lines: one block per device, one row per sensor; clock times in `tz` (default: the
+    viewer's local zone)."""
 
     def paint(text: str, name: str | None) -> str:
         return f"{_COLOURS[name]}{text}{_RESET}" if colour and name else text
 
     count = len(fleet.devices)
+    clock = datetime.fromtimestamp(now, tz) if tz is not None else datetime.fromtimestamp(now).astimezone()
     lines = [
         paint(
             f"footfall monitor  {header}  {count} device{'s' if count != 1 else ''}  "
-            f"{datetime.fromtimestamp(now).strftime('%H:%M:%S')}",
+            f"{clock.strftime('%H:%M:%S')} {clock.tzname()}",
             "bold",
         ),
     ]
@@ -151,7 +158,7 @@ def render(fleet: Fleet, now: float, header: str = "", colour: bool = False) -> 
         if not device.sensors:
             lines.append("  (no sensor data yet)")
         for name in sorted(device.sensors):
-            lines.append(_sensor_line(name, device, paint))
+            lines.append(_sensor_line(name, device, paint, tz))
     return lines
 
 
@@ -182,24 +189,35 @@ def _device_line(name: str, device: DeviceView, now: float, paint: Any) -> str:
     mqtt = health.get("mqtt")
     if mqtt is not None and not mqtt.get("connected", True):
         parts.append(paint("mqtt down", "red"))
-    seen = device.health_seen or now
+    stamped = health.get("ts")
+    seen = float(stamped) if isinstance(stamped, int | float) else (device.health_seen or now)
     age = now - seen
     parts.append(paint(f"health {_duration(age)} ago", "red" if age > HEALTH_STALE_S else "dim"))
     return "  ".join(parts)
 
 
-def _sensor_line(name: str, device: DeviceView, paint: Any) -> str:
+def _clock(text: Any, tz: tzinfo | None) -> str:
+    """HH:MM of an ISO-8601 time with offset, in the viewer's zone; '?' when it is not one."""
+    try:
+        return datetime.fromisoformat(str(text)).astimezone(tz).strftime("%H:%M")
+    except ValueError:
+        return "?"
+
+
+def _sensor_line(name: str, device: DeviceView, paint: Any, tz: tzinfo | None = None) -> str:
     view = device.sensors[name]
     state = view.state or {}
     source = ((device.health or {}).get("sources") or {}).get(name) or {}
     up = state.get("source_up")
     if up is None and source.get("state"):
         up = source["state"] == "up"
+    if (device.status or "").lower() == "offline":
+        up = None  # the retained state is the last word of a device that is gone: nothing is known now
     source_text = "-" if up is None else ("up" if up else "down")
     last = state.get("last_interval") or view.interval
     interval = ins = outs = "-"
     if last:
-        interval = f"{str(last.get('start', ''))[11:16]}-{str(last.get('end', ''))[11:16]}"
+        interval = f"{_clock(last.get('start'), tz)}-{_clock(last.get('end'), tz)}"
         ins, outs = str(last.get("ins", "-")), str(last.get("outs", "-"))
     inside = state.get("occupancy", (view.interval or {}).get("occupancy", "-"))
     today = f"{state['ins_today']}/{state['outs_today']}" if "ins_today" in state else "-"

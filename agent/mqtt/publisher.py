@@ -14,7 +14,7 @@ queue that drops its oldest entry when full. Retained messages (health, sensor s
 are kept per topic, latest value wins: a retained topic only ever matters by its last value, so this
 cannot grow beyond the number of topics and never drops a discovery config. Subscriptions are registered
 once and renewed on every connection (a clean session forgets them); what arrives goes into a bounded
-queue that the runtime drains on its own thread, and `connections` lets it notice each (re)connect.
+`Inbox` that the runtime drains on its own thread, and `connections` lets it notice each (re)connect.
 
 Why one module: the paho client may only be touched from its own thread, so everything that talks to it
 (connecting, the outbox window, acknowledgements, the three lighter paths, goodbye) is one class with one
@@ -24,6 +24,7 @@ thread; splitting it would spread the one rule that keeps it correct over severa
 from __future__ import annotations
 
 import logging
+import sqlite3
 import ssl
 import threading
 import time
@@ -38,6 +39,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from agent.backoff import Backoff
 from agent.config.errors import ConfigError
 from agent.config.mqtt import MqttConfig
+from agent.mqtt.inbox import Inbox, Received
 from agent.store.database import OutboxRow, Store
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,18 @@ CONNECT_TIMEOUT_S = 5.0
 CONNACK_TIMEOUT_S = 10.0
 # Upper bound on waiting for the PUBACK of the final retained `offline` during stop().
 GOODBYE_MAX_S = 1.0
+# A refused TCP connection (nothing listening yet: a broker started after the agent, or restarting) costs the
+# broker host nothing, so it is retried at least this often instead of the backoff growing to reconnect_max.
+REFUSED_RETRY_S = 2.0
+# Upper bound on sending what the outbox holds during stop(): the interval the shutdown itself closed goes out
+# in milliseconds on a working link; a backlog left by an outage waits for the next start instead of the exit.
+DRAIN_MAX_S = 1.0
 # Only a connection that lasted this long resets the reconnect backoff, so a broker that accepts and then drops
 # us at once (for example another device using the same client id) is retried ever more rarely, not every second.
 STABLE_S = 10.0
-DEFAULT_TRANSIENT_LIMIT = 256
-DEFAULT_INCOMING_LIMIT = 1000
+DEFAULT_TRANSIENT_LIMIT = 8192
+"""Transient messages (command answers) waiting for the publishing thread: a flood of commands gets one answer
+each (most of them `busy`), about 2 MB of answers at most."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class PublisherStats:
     dropped_transient: int
     """Transient messages discarded because their queue was full."""
     dropped_incoming: int
-    """Received messages discarded because the runtime did not drain them in time."""
+    """Received messages discarded because the runtime did not drain them in time (see `Inbox`)."""
     inflight: int
     last_error: str | None
 
@@ -95,16 +104,6 @@ class _Transient:
     payload: bytes
     retain: bool
     qos: int
-
-
-@dataclass(frozen=True)
-class Received:
-    """A message that arrived on one of the registered subscriptions."""
-
-    topic: str
-    payload: bytes
-    retain: bool
-    """Set for a retained message delivered because we subscribed, not because it was just published."""
 
 
 @dataclass
@@ -138,7 +137,7 @@ class Publisher:
         status_topic: str,
         store: Store,
         transient_limit: int = DEFAULT_TRANSIENT_LIMIT,
-        incoming_limit: int = DEFAULT_INCOMING_LIMIT,
+        inbox: Inbox | None = None,
     ) -> None:
         self._cfg = cfg
         self._client_id = client_id
@@ -148,6 +147,7 @@ class Publisher:
         self._max_inflight = max(1, cfg.max_inflight)
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._drain_deadline = 0.0
         self._goodbye_deadline = 0.0
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -156,9 +156,7 @@ class Publisher:
         self._retained: dict[str, _Transient] = {}
         self._subscriptions: dict[str, int] = {}
         self._subscriptions_changed = False
-        self._incoming: deque[Received] = deque()
-        self._incoming_limit = max(1, incoming_limit)
-        self._dropped_incoming = 0
+        self._inbox = inbox if inbox is not None else Inbox()
         self._connected = False
         self._sent = 0
         self._acked = 0
@@ -171,6 +169,7 @@ class Publisher:
         self._down_logged = False
         self._outage_failures = 0
         self._last_unexpected = ""
+        self._refused = False
 
     # -- called from any thread
 
@@ -221,13 +220,11 @@ class Publisher:
 
     def received(self) -> list[Received]:
         """Take every message that arrived since the last call, oldest first."""
-        with self._lock:
-            messages = list(self._incoming)
-            self._incoming.clear()
-        return messages
+        return self._inbox.take()
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Publish retained `offline`, disconnect cleanly and end the thread, all within `timeout` seconds.
+        """Send what the outbox holds, publish retained `offline`, disconnect cleanly and end the thread, all
+        within `timeout` seconds.
 
         If the thread is stuck in a TCP connect to an unreachable broker it is left behind (it is a daemon
         thread and exits at its next check), so stop() still returns in time.
@@ -235,8 +232,10 @@ class Publisher:
         thread = self._thread
         if thread is None:
             return
-        deadline = time.monotonic() + timeout
-        self._goodbye_deadline = time.monotonic() + min(GOODBYE_MAX_S, timeout / 2)
+        now = time.monotonic()
+        deadline = now + timeout
+        self._drain_deadline = now + min(DRAIN_MAX_S, timeout / 3)
+        self._goodbye_deadline = self._drain_deadline + min(GOODBYE_MAX_S, timeout / 3)
         self._stopping.set()
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
@@ -266,7 +265,7 @@ class Publisher:
                 reconnects=max(0, self._connections - 1),
                 connect_failures=self._connect_failures,
                 dropped_transient=self._dropped_transient,
-                dropped_incoming=self._dropped_incoming,
+                dropped_incoming=self._inbox.dropped,
                 inflight=self._inflight,
                 last_error=self._last_error,
             )
@@ -284,7 +283,10 @@ class Publisher:
             self._mark_disconnected()
             if self._stopping.is_set():
                 break
-            self._stopping.wait(backoff.next_delay())
+            delay = backoff.next_delay()
+            if self._refused:
+                delay = min(delay, max(self._cfg.reconnect_min, REFUSED_RETRY_S))
+            self._stopping.wait(delay)
         log.debug("MQTT publisher stopped")
 
     def _connect_and_serve(self) -> float:
@@ -298,8 +300,10 @@ class Publisher:
             else:
                 client.connect(self._cfg.host, self._cfg.effective_port(), self._cfg.keepalive)
         except (OSError, ValueError, ConfigError) as exc:
+            self._refused = isinstance(exc, ConnectionRefusedError)
             self._attempt_failed(f"cannot connect to {self._where}: {exc}")
             return 0.0
+        self._refused = False
         try:
             if not self._await_connack(conn):
                 return 0.0
@@ -368,24 +372,12 @@ class Publisher:
             conn.completed.append((mid, reason))
 
         def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-            self._receive(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self._inbox.put(msg.topic, msg.payload, bool(msg.retain))
 
         conn.client.on_connect = on_connect
         conn.client.on_disconnect = on_disconnect
         conn.client.on_publish = on_publish
         conn.client.on_message = on_message
-
-    def _receive(self, message: Received) -> None:
-        with self._lock:
-            if len(self._incoming) >= self._incoming_limit:
-                self._incoming.popleft()
-                self._dropped_incoming += 1
-                dropped = self._dropped_incoming
-            else:
-                dropped = 0
-            self._incoming.append(message)
-        if dropped and (dropped & (dropped - 1)) == 0:  # 1, 2, 4, 8 ...: visible, but never a flood
-            log.warning("MQTT dropped %d received message(s) so far: they arrived faster than handled", dropped)
 
     def _await_connack(self, conn: _Connection) -> bool:
         deadline = time.monotonic() + CONNACK_TIMEOUT_S
@@ -412,7 +404,8 @@ class Publisher:
         client = conn.client
         while True:
             if self._stopping.is_set():
-                # The last states and answers go out ahead of `offline`, on the same ordered connection.
+                # The last intervals, states and answers go out ahead of `offline`, on the same ordered connection.
+                self._drain(conn)
                 self._send_transients(conn)
                 self._goodbye(conn)
                 return
@@ -540,6 +533,19 @@ class Publisher:
             conn.subscribed.update(new)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def _drain(self, conn: _Connection) -> None:
+        """Stopping: publish the outbox's rows and collect their PUBACKs until it is empty or time is up."""
+        self._wake.set()
+        while time.monotonic() < self._drain_deadline and not conn.closed:
+            self._settle(conn)
+            if self._fill(conn) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            if not (conn.inflight or conn.buffer or conn.more or self._wake.is_set()):
+                break
+            if conn.client.loop(GOODBYE_LOOP_S) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+        self._settle(conn)
+
     def _goodbye(self, conn: _Connection) -> None:
         """Say `offline` ourselves: a clean disconnect does not fire the last will."""
         info = conn.client.publish(self._status_topic, OFFLINE, qos=1, retain=True)
@@ -587,7 +593,10 @@ class Publisher:
         text = f"{type(exc).__name__}: {exc}"
         self._record_error(text)
         if text != self._last_unexpected:
-            log.exception("MQTT publisher error; retrying in the background")
+            if isinstance(exc, sqlite3.Error):  # a full disk or a store being replaced: no bug, no traceback
+                log.error("MQTT publisher: store error (%s); retrying in the background", exc)
+            else:
+                log.exception("MQTT publisher error; retrying in the background")
             self._last_unexpected = text
         else:
             log.debug("MQTT publisher error again: %s", text)
@@ -596,8 +605,17 @@ class Publisher:
         self._down_logged = True
 
     def _log_up(self) -> None:
+        first = self.connections == 1
         if self._down_since is None:
             log.info("MQTT connected to %s as %s", self._where, self._client_id)
+        elif first:
+            log.info(
+                "MQTT connected to %s as %s for the first time, %.1f s after the first attempt (%d failed attempt(s))",
+                self._where,
+                self._client_id,
+                time.monotonic() - self._down_since,
+                self._outage_failures,
+            )
         else:
             log.info(
                 "MQTT connected to %s again after %.1f s (%d failed attempt(s))",

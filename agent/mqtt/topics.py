@@ -1,4 +1,4 @@
-"""The MQTT topic tree, in one place so the README, the publisher and dashboards agree."""
+"""The MQTT topic tree, in one place so docs/mqtt.md, the publisher and dashboards agree."""
 
 from __future__ import annotations
 

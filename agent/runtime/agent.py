@@ -11,56 +11,58 @@ the clock that closes intervals. The loop also keeps the device visible: the ret
 `health.period`, a retained state per sensor, Home Assistant discovery configs after every (re)connect and
 whenever Home Assistant restarts, and a STATUS= line for `systemctl status`.
 
-Why one module: `Agent` is the one owner of the interval loop's state (the aggregators under their lock, the
-store, the publisher of the moment), and every section below (what sources call, closing, what the loop does for
-the outside world, commands, reload) changes that state on the loop thread only. Parts with state of their own
-live beside it: `anomaly_scoring`, `sensor_states`, `home_assistant`; the pure decision of what a reload may
-change is `reload`.
+`Agent` is the one owner of the interval loop's state (the aggregators under their lock, the store, the
+publisher of the moment). Parts with state of their own live beside it: `persistence` (every store write and
+what a failing store costs), `wall_clock` (counting time and its steps), `command_desk`, `anomaly_scoring`,
+`sensor_states`, `home_assistant`; `reconfigure` applies a reload and `health_report` reads the health report,
+both on the loop thread; the pure decision of what a reload may change is `reload`.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from agent import __version__
 from agent.aggregation.aggregator import SensorAggregator
 from agent.aggregation.clock import local_iso
+from agent.aggregation.clock_steps import ClockStep
 from agent.aggregation.records import CameraCounts, ClosedInterval
 from agent.config.agent import ANOMALY_MIN_INTERVAL_S, AgentConfig, SensorConfig, zone_names
 from agent.config.camera import CameraSensorConfig
-from agent.config.errors import ConfigError
 from agent.config.modbus import ModbusSensorConfig
 from agent.config.serial_lines import LineSensorConfig
 from agent.config.units import interval_text
-from agent.mqtt.commands import CommandFailed, dispatch
+from agent.mqtt.commands import CommandFailed
 from agent.mqtt.discovery import (
     AgentDevice,
     SensorState,
 )
+from agent.mqtt.inbox import Received
 from agent.mqtt.payloads import interval_payload
-from agent.mqtt.publisher import Publisher, Received
+from agent.mqtt.publisher import Publisher
 from agent.mqtt.topics import Topics
 from agent.runtime.anomaly_scoring import AnomalyScoring
+from agent.runtime.command_desk import CommandDesk
 from agent.runtime.console import Console
 from agent.runtime.health import (
     HealthPayload,
-    MqttReport,
-    SourceReport,
-    health_payload,
-    read_store,
-    read_system,
+    SourceHealth,
     read_temperatures,
     status_line,
 )
+from agent.runtime.health_report import health_report
 from agent.runtime.home_assistant import HomeAssistantLink
-from agent.runtime.reload import ReloadPlan, plan_reload
+from agent.runtime.persistence import Persistence, last_seen
+from agent.runtime.readings_log import log_readings
+from agent.runtime.reconfigure import SOURCE_STOP_S, reload_from_disk
 from agent.runtime.sd_notify import Notifier, Watchdog
 from agent.runtime.sensor_states import SensorStates
+from agent.runtime.wall_clock import StepClock
 from agent.sources.base import Source
 from agent.sources.build import build_source
 from agent.store.database import Store
@@ -71,29 +73,18 @@ TICK_S = 0.1
 RETENTION_EVERY_S = 60.0
 STATUS_MIN_PERIOD_S = 1.0
 """A flapping source renews the STATUS= line at most this often."""
-SOURCE_STOP_S = 1.0
 """Store key of a sensor's detector state: beside its aggregator state (':' is not allowed in a sensor id),
 so the frequent checkpoints of open-interval counts do not rewrite the larger detector state."""
 REPUBLISH_ROW_OVERHEAD = 64
 """Bytes an outbox row costs besides its topic and payload, for the disk budget check of a republish."""
 
 
-@dataclass
-class SourceHealth:
-    """What a source last told the agent about itself, for the console and health reports."""
-
-    up: bool = False
-    since: float = 0.0
-    reason: str = ""
-    rejected: int = 0
-    history: list[str] = field(default_factory=list)
-
-
 class Agent:
     """Wires sources, aggregation, the store and MQTT together; re-wires them when the config is reloaded.
 
     `reload_config` returns the config as it is now on disk (with the command line's overrides applied);
-    without one (the demo) a reload is refused.
+    without one (the demo) a reload is refused. On the real clock (`time.time`) wall-clock steps are found
+    against the monotonic clock (`agent.runtime.wall_clock`); a test's own clock is taken as it is.
     """
 
     def __init__(
@@ -109,19 +100,25 @@ class Agent:
         self.cfg = cfg
         self.tz = cfg.tz
         self.clock = clock
+        self.wall_clock: StepClock | None = None
         self.console = console
         self._reload_config = reload_config
         self.topics = Topics.for_device(cfg.mqtt.topic_prefix, cfg.site, cfg.device)
         self.store = Store(cfg.store.path, cfg.store.retention_days, cfg.store.max_bytes)
+        self.persistence = Persistence(self.store, cfg.intervals.length)
+        self._persist = self.persistence.lock
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
         self._status_changed = threading.Event()
         self._dirty: set[str] = set()
-        now = clock()
+        states = self.persistence.saved_states()
+        if clock is time.time:
+            self.wall_clock = StepClock(start=last_seen(states, clock()), on_step=self._clock_stepped)
+            self.clock = self.wall_clock
+        now = self.clock()
         self.started = now
         self.health: dict[str, SourceHealth] = {s.id: SourceHealth() for s in cfg.sensors}
-        states = self.store.load_states()
         self.aggregators: dict[str, SensorAggregator] = {
             s.id: self._new_aggregator(s, states.get(s.id), now) for s in cfg.sensors
         }
@@ -137,7 +134,7 @@ class Agent:
         for s in cfg.sensors:
             self._add_anomaly(s.id)
         self.states = SensorStates(self.store, self.tz, cfg.intervals.occupancy_reset)
-        self.sources: dict[str, Source] = {s.id: build_source(s, self, self.tz) for s in cfg.sensors}
+        self.sources: dict[str, Source] = {s.id: build_source(s, self, self.tz, self.clock) for s in cfg.sensors}
         self.home_assistant = HomeAssistantLink(
             AgentDevice(
                 site=cfg.site,
@@ -149,6 +146,7 @@ class Agent:
             )
         )
         self._seen_connections = 0
+        self._commands = CommandDesk()
         self._last_unexpected = ""
         self._next_health = 0.0
         self._next_status = 0.0
@@ -205,18 +203,26 @@ class Agent:
             readings = agg.add_totals(in_total, out_total, at)
             if readings[0].delta or readings[1].delta:
                 self._dirty.add(sensor)
-        for direction, reading in zip(("in", "out"), readings, strict=True):
-            if reading.kind in ("reset", "jump", "wrap"):
-                log.warning(
-                    "%s: %s counter %s (value now %d, counted %d)",
-                    sensor,
-                    direction,
-                    {"reset": "reset by the device", "jump": "jumped implausibly", "wrap": "wrapped around"}[
-                        reading.kind
-                    ],
-                    in_total if direction == "in" else out_total,
-                    reading.delta,
-                )
+            if "glitch" in (readings[0].kind, readings[1].kind):
+                self.health[sensor].rejected += 1
+        log_readings(sensor, readings, (in_total, out_total))
+
+    def commit(self, sensor: str) -> None:
+        """Persist the sensor's counts now (a read batch of event lines); a store failure leaves them in memory."""
+        with self._persist:
+            with self._lock:
+                agg = self.aggregators.get(sensor)
+                if agg is None:
+                    return
+                state = agg.snapshot()
+            self.persistence.save({sensor: state}, self.clock(), "saving a read batch", side=False)
+
+    def _clock_stepped(self, step: ClockStep) -> None:
+        """A forward step of the wall clock (called by the clock, before it returns the new time)."""
+        with self._lock:
+            for agg in self.aggregators.values():
+                agg.clock_stepped(step.before, step.after)
+            self._dirty.update(self.aggregators)
 
     def reject(self, sensor: str, n: int, at: float) -> None:
         with self._lock:
@@ -280,8 +286,11 @@ class Agent:
                     self._reload_on_signal()
                 now = self.clock()
                 if now >= next_retention:
-                    self.store.enforce_limits(now)
                     next_retention = now + RETENTION_EVERY_S
+                    try:
+                        self.store.enforce_limits(now)
+                    except sqlite3.Error as exc:
+                        self.persistence.guard.failed("applying retention", exc, now)
                 if self.close_due(now):
                     next_checkpoint = now + self.cfg.store.checkpoint
                 elif now >= next_checkpoint:
@@ -301,9 +310,15 @@ class Agent:
 
     def close_due(self, now: float) -> list[ClosedInterval]:
         """Close every interval that has ended; commit them (and the state that produced them) in one transaction."""
+        with self._persist:
+            closed = self._close_due(now)
+        self.persistence.write_side()
+        return closed
+
+    def _close_due(self, now: float) -> list[ClosedInterval]:
         with self._lock:
             closed = [c for agg in self.aggregators.values() for c in agg.close_due(now)]
-            if not closed:
+            if not closed and not self.persistence.guard.retry_due(now):
                 return []
             states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
         closed.sort(key=lambda c: (c.start, c.sensor))
@@ -315,11 +330,11 @@ class Agent:
             self.states.scored(c.sensor, anomaly)
             payload = interval_payload(c, self.cfg.site, self.cfg.device, self.tz, anomaly)
             records.append((c, self.topics.interval(c.sensor), payload.model_dump_json().encode()))
-        changes = self.scoring.changes(dict.fromkeys(c.sensor for c in closed))
-        self.store.commit_close(records, states, events, changes)
-        self.scoring.saved(changes)
-        if self.publisher is not None:
-            self.publisher.wake()
+        changes = self.persistence.store_closes(records, events, states, self.scoring.changes, now)
+        if changes is not None:
+            self.scoring.saved(changes)
+            if self.publisher is not None:
+                self.publisher.wake()
         for c in closed:
             self.states.count_closed(c)
         if self.publisher is not None:
@@ -329,18 +344,20 @@ class Agent:
                         self._publish_state(sensor, now)
             except Exception as exc:  # noqa: BLE001 - the intervals are stored; a state bug must not stop counting
                 self._unexpected("publishing sensor states", exc)
-        if self.console is not None:
-            depth, _ = self.store.outbox_stats()
+        if self.console is not None and closed:
+            depth, _ = self.persistence.store_stats()[:2]
             connected = self.publisher.connected if self.publisher is not None else False
             for c in closed:
                 self.console.interval_closed(c, self.tz, depth, connected)
         return closed
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, final: bool = False) -> None:
         """Persist open-interval state so that a power cut costs at most one checkpoint period of event counts."""
-        with self._lock:
-            states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
-        self.store.save_states(states)
+        with self._persist:
+            with self._lock:
+                states = {sensor: agg.snapshot() for sensor, agg in self.aggregators.items()}
+            self.persistence.save(states, self.clock(), "checkpointing", final=final)
+        self.persistence.write_side()
 
     def live(self) -> dict[str, dict]:
         with self._lock:
@@ -351,20 +368,30 @@ class Agent:
         for source in self.sources.values():
             source.stop(SOURCE_STOP_S)
         self.close_due(self.clock())
-        self.checkpoint()
+        self.checkpoint(final=True)
         if self.publisher is not None:
             self.publisher.stop(2.0)
-        self.store.close()
+        held = self.persistence.guard.held.records
+        if held:
+            log.error("stopping with %d closed interval(s) that could not be stored (disk full): lost", len(held))
+        try:
+            self.store.close()
+        except sqlite3.Error as exc:
+            log.error("store %s not closed cleanly (%s); it opens cleanly next time", self.store.directory, exc)
         log.info("stopped")
 
     # -- what the loop does for the outside world
 
     def _unexpected(self, what: str, exc: Exception) -> None:
-        """A failure outside counting: log it with a traceback once per distinct error, then carry on."""
+        """A failure outside counting: log it with a traceback once per distinct error, then carry on. A store
+        error (a full disk, a store being replaced) is no bug: one line, no traceback (see the health report)."""
         text = f"{what}: {type(exc).__name__}: {exc}"
         if text != self._last_unexpected:
             self._last_unexpected = text
-            log.exception("unexpected error while %s; counting goes on", what)
+            if isinstance(exc, sqlite3.Error):
+                log.error("store error while %s: %s; counting goes on", what, exc)
+            else:
+                log.exception("unexpected error while %s; counting goes on", what)
         else:
             log.debug("unexpected error again while %s", text)
 
@@ -376,8 +403,12 @@ class Agent:
             if connections != self._seen_connections:
                 self._seen_connections = connections
                 self._on_connected(now)
+            self._commands.new_tick()
             for message in publisher.received():
-                self._on_message(message)
+                try:
+                    self._on_message(message)
+                except Exception as exc:  # noqa: BLE001 - one message must not cost the others their turn
+                    self._unexpected("handling a received message", exc)
         if now >= self._next_health:
             self._publish_health(now)
         elif self._status_changed.is_set() and now >= self._next_status:
@@ -406,7 +437,7 @@ class Agent:
                     message.topic,
                 )
                 return
-            response = dispatch(message.payload, self, self.clock(), sensors=list(self.aggregators))
+            response = self._commands.answer(message, self, list(self.aggregators), self.clock())
             publisher = self.publisher or publisher  # a reload may have replaced it
             publisher.publish_transient(self.topics.command_response, response.to_json(), retain=False, qos=1)
             return
@@ -437,42 +468,7 @@ class Agent:
 
     def health_report(self, now: float) -> HealthPayload:
         """The health report as of `now`, read from the sources, the machine, the store and the publisher."""
-        with self._lock:
-            seen = {sid: (h.up, h.since, h.reason, h.rejected) for sid, h in self.health.items()}
-        sources = {}
-        for sid, (up, since, reason, rejected) in seen.items():
-            source = self.sources.get(sid)
-            sources[sid] = SourceReport(
-                state="up" if up else "down",
-                since=local_iso(since, self.tz) if since else None,
-                reason=reason or None,
-                rejected_lines=rejected,
-                **(source.readings() if source is not None else {}),
-            )
-        depth, oldest = self.store.outbox_stats()
-        mqtt = None
-        if self.publisher is not None:
-            stats = self.publisher.stats()
-            mqtt = MqttReport(
-                connected=stats.connected,
-                reconnects=stats.reconnects,
-                connect_failures=stats.connect_failures,
-                last_error=stats.last_error,
-            )
-        return health_payload(
-            now=now,
-            started=self.started,
-            tz=self.tz,
-            site=self.cfg.site,
-            device=self.cfg.device,
-            version=__version__,
-            sources=sources,
-            system=read_system(),
-            store=read_store(self.store.directory, self.store.size_bytes(), self.store.max_bytes),
-            outbox_depth=depth,
-            outbox_oldest=oldest,
-            mqtt=mqtt,
-        )
+        return health_report(self, now)
 
     def _publish_health(self, now: float) -> HealthPayload:
         # Rescheduled first, so a report that cannot be made is retried next period, not on every tick.
@@ -517,20 +513,21 @@ class Agent:
         """Re-read the config and apply it; a broken or restart-only change is refused and nothing changes."""
         self.notifier.reloading()
         try:
-            return self._reload()
+            return reload_from_disk(self)
         finally:
             self.notifier.ready()
             self._status_changed.set()
 
     def reset_occupancy(self, sensor: str) -> dict[str, Any]:
         now = self.clock()
-        with self._lock:
-            agg = self.aggregators[sensor]
-            before = agg.occupancy
-            agg.reset_occupancy(now)
-            states = {s: a.snapshot() for s, a in self.aggregators.items()}
-        # Persisted at once: a restart right after must not bring the old figure back.
-        self.store.save_states(states)
+        with self._persist:
+            with self._lock:
+                agg = self.aggregators[sensor]
+                before = agg.occupancy
+                agg.reset_occupancy(now)
+                states = {s: a.snapshot() for s, a in self.aggregators.items()}
+            # Persisted at once: a restart right after must not bring the old figure back.
+            self.persistence.save(states, now, "saving an occupancy reset")
         log.info("%s: occupancy reset from %d to 0 by remote command", sensor, before)
         self._publish_state(sensor, now)
         return {"sensor": sensor, "previous": before}
@@ -571,94 +568,3 @@ class Agent:
             pass  # already logged, one line per reason
         except Exception:  # noqa: BLE001 - a failed reload must never stop the counting
             log.exception("reload failed; counting goes on")
-
-    def _reload(self) -> dict[str, Any]:
-        if self._reload_config is None:
-            log.error("reload rejected: the demo runs on built-in settings, there is no config file to re-read")
-            raise CommandFailed("no config file to reload (the demo runs on built-in settings)")
-        try:
-            new = self._reload_config()
-        except ConfigError as exc:
-            for error in exc.errors:
-                log.error("reload rejected: %s", error)
-            log.error("reload rejected: the running config stays in effect")
-            raise CommandFailed("; ".join(exc.errors)) from None
-        plan = plan_reload(self.cfg, new)
-        if plan.restart_required:
-            for reason in plan.restart_required:
-                log.error("reload rejected: %s, which needs a restart; the running config stays in effect", reason)
-            raise CommandFailed("; ".join(plan.restart_required) + " (needs a restart)")
-        if not plan.changes_anything:
-            log.info("config reloaded: nothing changed")
-            return plan.result()
-        by_id = {s.id: s for s in new.sensors}
-        # Built before anything stops, so a source that cannot be made leaves the running config untouched.
-        sources = {sid: build_source(by_id[sid], self, self.tz) for sid in (*plan.changed, *plan.added)}
-        self._apply(new, plan, sources)
-        log.info("config reloaded: %s", plan.summary())
-        return plan.result()
-
-    def _apply(self, new: AgentConfig, plan: ReloadPlan, sources: dict[str, Source]) -> None:
-        old = self.cfg
-        now = self.clock()
-        self.close_due(now)
-        for sid in (*plan.removed, *plan.changed):
-            self.sources[sid].stop(SOURCE_STOP_S)
-        saved = self.store.load_states() if plan.added else {}
-        self.cfg = new
-        by_id = {s.id: s for s in new.sensors}
-        with self._lock:
-            # Removed sensors keep their last state in the store: counting resumes if they come back.
-            states = {sid: self.aggregators.pop(sid).snapshot() for sid in plan.removed}
-            for sid in plan.removed:
-                del self.health[sid]
-                self._dirty.discard(sid)
-            for sid in plan.changed:
-                # The same counts continue under the new settings; the restarted source reports up again.
-                self.aggregators[sid] = self._new_aggregator(by_id[sid], self.aggregators[sid].snapshot(), now)
-            for sid in plan.added:
-                self.aggregators[sid] = self._new_aggregator(by_id[sid], saved.get(sid), now)
-                self.health[sid] = SourceHealth()
-            self.aggregators = {s.id: self.aggregators[s.id] for s in new.sensors}
-            self.health = {s.id: self.health[s.id] for s in new.sensors}
-            states.update({sid: agg.snapshot() for sid, agg in self.aggregators.items()})
-        self.store.save_states(states)
-        self.sources = {s.id: sources[s.id] if s.id in sources else self.sources[s.id] for s in new.sensors}
-        for sid in sources:
-            self.sources[sid].start()
-        for sid in plan.removed:
-            self.states.forget(sid)
-            self.scoring.remove(sid)
-        for sid in plan.added:
-            self._add_anomaly(sid)
-        if plan.anomaly:
-            self.scoring.retune(old.scores_anomalies, new.scores_anomalies, new.anomaly, self.aggregators)
-        if plan.log_level:
-            logging.getLogger().setLevel(new.log_level.upper())
-        if plan.health:
-            self._next_health = now
-        self._rewire_mqtt(old, new, plan)
-        if self.publisher is not None:
-            for sid in plan.removed:
-                self.publisher.publish_retained(self.topics.state(sid), b"")
-            for sensor in self.aggregators:
-                self._publish_state(sensor, now)
-
-    def _rewire_mqtt(self, old: AgentConfig, new: AgentConfig, plan: ReloadPlan) -> None:
-        """Follow new broker and discovery settings: withdraw from the old, announce to the new."""
-        if plan.homeassistant and old.homeassistant.enabled:
-            self._withdraw(old)
-        if plan.mqtt:
-            previous, self.publisher = self.publisher, None
-            if previous is not None:
-                previous.stop(2.0)
-            if new.mqtt.enabled:
-                self.publisher = self._new_publisher(new)
-                self._seen_connections = 0
-                self.publisher.start()
-                log.info("MQTT: connecting with the new settings to %s:%d", new.mqtt.host, new.mqtt.effective_port())
-        elif plan.homeassistant and new.homeassistant.enabled and self.publisher is not None:
-            for topic_filter in self.home_assistant.filters(new.homeassistant.discovery_prefix):
-                self.publisher.subscribe(topic_filter, qos=1)
-        if new.homeassistant.enabled:
-            self._announce()

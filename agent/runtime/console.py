@@ -1,8 +1,15 @@
-"""Human-readable live view on a terminal: one line per closed interval, plus a refreshing line on a TTY."""
+"""Human-readable live view on a terminal: one line per closed interval, plus a refreshing line on a TTY.
+
+The refreshing line has no newline, so anything else written to the terminal (log lines on stderr, from any
+thread) would run into it: `guard_logging` makes each log record clear it first, under one lock with the
+console's own writes; the next refresh draws it again below the log line.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -10,6 +17,7 @@ from agent.aggregation.clock import local_iso
 from agent.aggregation.records import ClosedInterval
 
 REFRESH_S = 1.0
+CLEAR_LINE = "\r\x1b[2K"
 
 
 class Console:
@@ -18,6 +26,7 @@ class Console:
         self.live_line = out.isatty()
         self._next_refresh = 0.0
         self._dirty = False
+        self._lock = threading.RLock()
 
     def interval_closed(self, c: ClosedInterval, tz: ZoneInfo, outbox_depth: int, connected: bool) -> None:
         start = local_iso(c.start, tz)
@@ -32,8 +41,9 @@ class Console:
         )
         if c.rejected_lines:
             line += f"  rejected {c.rejected_lines}"
-        self._clear()
-        print(line, file=self.out, flush=True)
+        with self._lock:
+            self._clear()
+            print(line, file=self.out, flush=True)
 
     def tick(self, now: float, live: dict[str, dict]) -> None:
         if not self.live_line or now < self._next_refresh:
@@ -43,11 +53,39 @@ class Console:
             f"{sensor}: in {v.get('ins', 0)} out {v.get('outs', 0)} inside {v.get('occupancy', 0)}"
             for sensor, v in live.items()
         ]
-        self.out.write("\r\x1b[2Know  " + "  |  ".join(parts))
-        self.out.flush()
-        self._dirty = True
+        with self._lock:
+            self.out.write(CLEAR_LINE + "now  " + "  |  ".join(parts))
+            self.out.flush()
+            self._dirty = True
+
+    def guard_logging(self, logger: logging.Logger | None = None) -> None:
+        """Make every handler of `logger` (the root logger) clear the live line before it writes a record."""
+        target = logging.getLogger() if logger is None else logger
+        target.handlers = [_ClearingHandler(self, h) for h in target.handlers]
 
     def _clear(self) -> None:
         if self._dirty:
-            self.out.write("\r\x1b[2K")
+            self.out.write(CLEAR_LINE)
+            self.out.flush()
             self._dirty = False
+
+
+class _ClearingHandler(logging.Handler):
+    """Wraps a handler: the console's live line is cleared, under the console's lock, before each record."""
+
+    def __init__(self, console: Console, inner: logging.Handler) -> None:
+        super().__init__(inner.level)
+        self.console = console
+        self.inner = inner
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.console._lock:
+            self.console._clear()
+            self.inner.handle(record)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()

@@ -127,6 +127,18 @@ class SystemReport(BaseModel):
     rss_bytes: int | None = Field(None, ge=0, title="Memory", description="Resident memory of the agent process.")
 
 
+class StoreRecovery(BaseModel):
+    """A damaged store that was moved aside and replaced by a fresh one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: str = Field(title="When", description="When the damage was found, ISO-8601 local time.")
+    reason: str = Field(title="Reason", description="What was wrong (SQLite's integrity check or error).")
+    moved_to: str | None = Field(
+        None, title="Moved to", description="File name the damaged database was renamed to, beside the new one."
+    )
+
+
 class StoreReport(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="forbid")
 
@@ -137,6 +149,31 @@ class StoreReport(BaseModel):
     filesystem_free_bytes: int | None = Field(
         None, ge=0, title="Free on filesystem", description="Free bytes on the filesystem holding the store."
     )
+    disk_full: bool | None = Field(
+        None,
+        title="Disk full",
+        description="Present and true while store writes fail for want of space: counting goes on, closed "
+        "intervals wait in memory and are stored as soon as space returns.",
+    )
+    disk_full_since: str | None = Field(
+        None, title="Disk full since", description="When writes started failing, ISO-8601 local time."
+    )
+    held_intervals: int | None = Field(
+        None, ge=0, title="Intervals in memory", description="Closed intervals waiting in memory for the store."
+    )
+    lost_intervals: int | None = Field(
+        None,
+        ge=0,
+        title="Intervals lost",
+        description="Closed intervals dropped from memory since start because the disk stayed full too long.",
+    )
+    recovered: StoreRecovery | None = Field(
+        None,
+        title="Store replaced",
+        description="Set when a damaged store was moved aside and replaced by a fresh one since start; the "
+        "counting state (and lifetime totals) continued from the side checkpoint.",
+    )
+    error: str | None = Field(None, title="Last error", description="The last store error, while it lasts.")
 
 
 class OutboxReport(BaseModel):
@@ -155,6 +192,26 @@ class MqttReport(BaseModel):
     reconnects: int = Field(ge=0)
     connect_failures: int = Field(ge=0)
     last_error: str | None = None
+
+
+class ClockReport(BaseModel):
+    """Steps of the wall clock (see the README's "Field faults"); absent while the clock never stepped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    last_step_s: float | None = Field(
+        None,
+        title="Last step",
+        description="Size of the last wall-clock step found since start, in seconds; negative: back in time.",
+    )
+    last_step_at: str | None = Field(None, title="Stepped at", description="When it was found, ISO-8601 local time.")
+    behind_s: float = Field(
+        0.0,
+        ge=0,
+        title="Wall clock behind",
+        description="Seconds the wall clock is behind the agent's counting time after a backward step; counting "
+        "time runs at half speed until it is 0, so intervals keep closing and none is dated twice.",
+    )
 
 
 class HealthPayload(BaseModel):
@@ -177,6 +234,9 @@ class HealthPayload(BaseModel):
     store: StoreReport = Field(title="Store", description="Disk use of the local database against its budget.")
     outbox: OutboxReport = Field(title="Outbox", description="Messages stored but not yet acknowledged by the broker.")
     mqtt: MqttReport | None = Field(None, title="MQTT", description="Broker connection; absent when MQTT is disabled.")
+    clock: ClockReport | None = Field(
+        None, title="Clock", description="Wall-clock steps found since start; absent when there were none."
+    )
 
     def to_json(self) -> bytes:
         """The wire form: unknown readings are left out rather than sent as null."""
@@ -184,6 +244,17 @@ class HealthPayload(BaseModel):
 
 
 # -- readings
+
+
+@dataclass
+class SourceHealth:
+    """What a source last told the agent about itself, for the console and health reports."""
+
+    up: bool = False
+    since: float = 0.0
+    reason: str = ""
+    rejected: int = 0
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -203,6 +274,26 @@ class StoreReadings:
     files_bytes: int
     max_bytes: int
     filesystem_free_bytes: int | None
+
+
+@dataclass(frozen=True)
+class ClockReadings:
+    last_step_s: float | None
+    last_step_at: float | None
+    behind_s: float
+
+
+@dataclass(frozen=True)
+class StoreFaults:
+    """What went wrong with the store since start (see `agent.runtime.store_guard`); empty when nothing did."""
+
+    disk_full_since: float | None = None
+    held_intervals: int = 0
+    lost_intervals: int = 0
+    recovered_at: float | None = None
+    recovered_reason: str | None = None
+    recovered_to: str | None = None
+    error: str | None = None
 
 
 def read_loadavg(path: Path = Path("/proc/loadavg")) -> tuple[float, float, float] | None:
@@ -321,6 +412,8 @@ def health_payload(
     outbox_depth: int,
     outbox_oldest: float | None,
     mqtt: MqttReport | None,
+    faults: StoreFaults | None = None,
+    clock: ClockReadings | None = None,
 ) -> HealthPayload:
     """Assemble one report from readings taken by the caller (`outbox_oldest` is the created time of the
     oldest unsent row, epoch seconds)."""
@@ -340,6 +433,7 @@ def health_payload(
             max_bytes=store.max_bytes,
             used_ratio=round(store.used_bytes / store.max_bytes, 4) if store.max_bytes > 0 else 0.0,
             filesystem_free_bytes=store.filesystem_free_bytes,
+            **_fault_fields(faults or StoreFaults(), tz),
         ),
         outbox=OutboxReport(
             depth=outbox_depth,
@@ -348,7 +442,32 @@ def health_payload(
             else None,
         ),
         mqtt=mqtt,
+        clock=ClockReport(
+            last_step_s=round(clock.last_step_s, 1) if clock.last_step_s is not None else None,
+            last_step_at=local_iso(clock.last_step_at, tz) if clock.last_step_at is not None else None,
+            behind_s=round(clock.behind_s, 1),
+        )
+        if clock is not None
+        else None,
     )
+
+
+def _fault_fields(f: StoreFaults, tz: Any) -> dict[str, Any]:
+    """The store fault fields of a report: only those with something to say, so a healthy store sends none."""
+    fields: dict[str, Any] = {}
+    if f.disk_full_since is not None:
+        fields.update(disk_full=True, disk_full_since=local_iso(f.disk_full_since, tz))
+    if f.held_intervals:
+        fields["held_intervals"] = f.held_intervals
+    if f.lost_intervals:
+        fields["lost_intervals"] = f.lost_intervals
+    if f.recovered_at is not None:
+        fields["recovered"] = StoreRecovery(
+            at=local_iso(f.recovered_at, tz), reason=f.recovered_reason or "", moved_to=f.recovered_to
+        )
+    if f.error is not None:
+        fields["error"] = f.error
+    return fields
 
 
 def status_line(report: HealthPayload) -> str:
@@ -366,6 +485,12 @@ def status_line(report: HealthPayload) -> str:
     if report.outbox.oldest_age_s is not None:
         backlog += f" (oldest {_age(report.outbox.oldest_age_s)})"
     parts.append(backlog)
+    if report.store.disk_full:
+        parts.append(f"DISK FULL: {report.store.held_intervals or 0} interval(s) waiting in memory")
+    if report.store.recovered is not None:
+        parts.append(f"store replaced at {report.store.recovered.at} (damaged)")
+    if report.clock is not None and report.clock.behind_s > 0:
+        parts.append(f"clock stepped back: catching up, {_age(report.clock.behind_s)} to go")
     return ", ".join(parts)
 
 

@@ -19,7 +19,8 @@ from agent.mqtt.discovery import (
     reconcile,
     stale_configs,
 )
-from agent.mqtt.publisher import Publisher, Received
+from agent.mqtt.inbox import Received
+from agent.mqtt.publisher import Publisher
 
 log = logging.getLogger(__name__)
 

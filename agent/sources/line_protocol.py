@@ -4,6 +4,10 @@ Counters speak one of two dialects: *events* ("IN 1", "OUT" - one line per passa
 *cumulative totals* ("in=1042,out=1017" - running counters the agent differences itself). A regex with
 named groups covers both without a parser per vendor: `direction` (+ optional `count`) for events,
 `in` and `out` for totals. Pure: no I/O, so every dialect is tested directly.
+
+A line that matches but carries an impossible number (`IN 999999999999999999999`, a total beyond the
+device's register) is not garbage in form but in content: it is `IMPLAUSIBLE`, rejected and counted apart.
+Nothing above a signed 64-bit integer ever leaves this module (SQLite and most consumers stop there).
 """
 
 from __future__ import annotations
@@ -22,6 +26,29 @@ PRESETS: dict[str, str] = {
     # `{"in": 1042, "out": 1017}` in any key order with extra keys; quoted numbers are accepted too.
     "cumulative-json": (r'(?i)\{(?=.*?"in"\s*:\s*"?(?P<in>\d+)\b)(?=.*?"out"\s*:\s*"?(?P<out>\d+)\b).*\}'),
 }
+
+
+INT64_MAX = 2**63 - 1
+DEFAULT_MAX_COUNT = 1000
+"""Largest count one event line may carry by default: a door lets about one person a second through per
+lane, so even a device that reports its passages in batches once a minute stays far below it, while a
+corrupted number (a run of digits, a register dump) lands far above it."""
+_MAX_DIGITS = len(str(INT64_MAX))
+
+
+def max_total(counter_bits: int) -> int:
+    """Largest running total a register of `counter_bits` can hold, and never above int64."""
+    return min((1 << counter_bits) - 1, INT64_MAX)
+
+
+class Implausible:
+    """A line of the right form whose number cannot be true; see `IMPLAUSIBLE`."""
+
+    def __repr__(self) -> str:
+        return "IMPLAUSIBLE"
+
+
+IMPLAUSIBLE = Implausible()
 
 
 @dataclass(frozen=True)
@@ -71,8 +98,17 @@ class LineParser:
     anything else is garbage, because a partial match on a corrupted line would invent people.
     """
 
-    def __init__(self, pattern: str, in_values: Iterable[str], out_values: Iterable[str]) -> None:
+    def __init__(
+        self,
+        pattern: str,
+        in_values: Iterable[str],
+        out_values: Iterable[str],
+        max_count: int = DEFAULT_MAX_COUNT,
+        max_total: int = INT64_MAX,
+    ) -> None:
         self._rx = compile_pattern(pattern)
+        self._max_count = min(max_count, INT64_MAX)
+        self._max_total = min(max_total, INT64_MAX)
         self._events = "direction" in self._rx.groupindex
         self._has_count = "count" in self._rx.groupindex
         self._in = {v.strip().casefold() for v in in_values if v.strip()}
@@ -88,7 +124,7 @@ class LineParser:
         """True for event lines (`Increment`), False for cumulative totals (`Totals`)."""
         return self._events
 
-    def parse(self, line: str) -> Increment | Totals | None:
+    def parse(self, line: str) -> Increment | Totals | Implausible | None:
         m = self._rx.fullmatch(line.strip())
         if m is None:
             return None
@@ -98,19 +134,29 @@ class LineParser:
             ins, outs = m.group("in"), m.group("out")
             if ins is None or outs is None:
                 return None
+            if len(ins) > _MAX_DIGITS or len(outs) > _MAX_DIGITS:
+                return IMPLAUSIBLE
             totals = Totals(int(ins), int(outs))
-            return totals if totals.in_total >= 0 and totals.out_total >= 0 else None
+            if totals.in_total < 0 or totals.out_total < 0:
+                return None
+            if totals.in_total > self._max_total or totals.out_total > self._max_total:
+                return IMPLAUSIBLE
+            return totals
         except ValueError:
             return None
 
-    def _increment(self, m: re.Match[str]) -> Increment | None:
+    def _increment(self, m: re.Match[str]) -> Increment | Implausible | None:
         direction = m.group("direction")
         if direction is None:
             return None
         raw = m.group("count") if self._has_count else None
+        if raw is not None and len(raw) > _MAX_DIGITS:
+            return IMPLAUSIBLE
         count = 1 if raw is None else int(raw)
         if count < 0:
             return None
+        if count > self._max_count:
+            return IMPLAUSIBLE
         key = direction.strip().casefold()
         if key in self._in:
             return Increment(count, 0)

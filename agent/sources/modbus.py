@@ -15,7 +15,7 @@ import time
 from pymodbus import FramerType
 from pymodbus.client import ModbusSerialClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-from serial import SerialException
+from serial import SerialException, serial_for_url
 
 from agent.backoff import Backoff
 from agent.config.modbus import ModbusSensorConfig
@@ -45,6 +45,16 @@ def next_poll(due: float, now: float, period: float) -> float:
     if due <= now:
         due += ((now - due) // period + 1) * period
     return due
+
+
+def _open_failure(port: str) -> str:
+    """Why a port did not open. pymodbus only logs it, in its own words; opening the port once more, as it
+    does, gives the reason for our own line (a held lock, a missing permission, a bad node)."""
+    try:
+        serial_for_url(port, exclusive=True).close()
+    except (SerialException, OSError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    return "it opens now; it did not a moment ago"
 
 
 class ModbusSource(ThreadedSource):
@@ -110,7 +120,7 @@ class ModbusSource(ThreadedSource):
             retries=0,
         )
         if not client.connect():
-            raise ModbusReadError(f"cannot open {cfg.port}")
+            raise ModbusReadError(f"cannot open {cfg.port}: {_open_failure(cfg.port)}")
         self._client = client
         return client
 

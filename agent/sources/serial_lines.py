@@ -7,7 +7,8 @@ length, encoding and pattern, and whatever fails is counted as rejected (so it s
 
 Reads come in chunks of whatever the driver has buffered, split on b"\\n" in one pass: the per-line work
 is one decode, one regex match and one sink call, which keeps a pty or a 115200 baud UART far below
-saturating a Pi core.
+saturating a Pi core. Event lines cannot be read twice, so after each chunk that held any, the sink commits
+them before the next read (`CountSink.commit`): a crash loses nothing the source had read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from agent.backoff import Backoff
 from agent.config.serial_lines import LineSensorConfig
 from agent.sources.base import Clock, CountSink, ThreadedSource
-from agent.sources.line_protocol import Increment, LineParser
+from agent.sources.line_protocol import Increment, LineParser, Totals
 from agent.sources.serial_port import ReconnectingSerial, SerialSettings
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,12 @@ class LineStats:
     overlong: int = 0
     bad_encoding: int = 0
     unmatched: int = 0
+    implausible: int = 0
+    """Lines of the right form with an impossible number (see `LineParser`)."""
 
     @property
     def rejected(self) -> int:
-        return self.overlong + self.bad_encoding + self.unmatched
+        return self.overlong + self.bad_encoding + self.unmatched + self.implausible
 
 
 class LineSplitter:
@@ -145,7 +148,7 @@ class LineSource(ThreadedSource):
         lines, overlong = self._splitter.feed(data)
         at = self._clock()
         sink, sensor, parse, encoding = self._sink, self.sensor_id, self._parser.parse, self._encoding
-        valid = bad_encoding = unmatched = 0
+        valid = bad_encoding = unmatched = implausible = events = 0
         bad_line = b""
         for line in lines:
             try:
@@ -159,22 +162,31 @@ class LineSource(ThreadedSource):
                 unmatched += 1
                 bad_line = line
                 continue
-            valid += 1
-            if type(result) is Increment:
+            kind = type(result)
+            if kind is Increment:
                 sink.add(sensor, result.ins, result.outs, at)
-            else:
+                events += 1
+            elif kind is Totals:
                 sink.add_totals(sensor, result.in_total, result.out_total, at)
+            else:
+                implausible += 1
+                bad_line = line
+                continue
+            valid += 1
+        if events:
+            sink.commit(sensor)
         stats = self.stats
         if valid:
             stats.valid += valid
             self._last_valid = now
             if not self.link.is_up:
                 self.link.mark_up()
-        rejected = overlong + bad_encoding + unmatched
+        rejected = overlong + bad_encoding + unmatched + implausible
         if rejected:
             stats.overlong += overlong
             stats.bad_encoding += bad_encoding
             stats.unmatched += unmatched
+            stats.implausible += implausible
             sink.reject(sensor, rejected, at)
             self._note_rejects(rejected, bad_line, now)
 
@@ -187,13 +199,15 @@ class LineSource(ThreadedSource):
             return
         s = self.stats
         log.warning(
-            "%s: rejected %d line(s) (so far %d over-long, %d invalid %s, %d not matching the pattern); last: %r",
+            "%s: rejected %d line(s) (so far %d over-long, %d invalid %s, %d not matching the pattern, "
+            "%d implausible); last: %r",
             self.sensor_id,
             self._rejects_unlogged,
             s.overlong,
             s.bad_encoding,
             self._encoding,
             s.unmatched,
+            s.implausible,
             self._last_rejected[:80],
         )
         self._reject_log_at = now

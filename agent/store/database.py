@@ -8,23 +8,38 @@ is a no-op.
 SQLite runs in WAL mode with synchronous=FULL: a commit that returned is on disk. Every public method is a
 complete transaction (or a complete read), so no transaction is ever left open between calls. One connection
 is shared by the agent's threads and serialised by a lock.
+
+Field faults (see `agent.store.integrity`): a store that cannot be opened for want of space is opened again
+on its next use (`StoreUnavailable` until then), so the agent starts and counts on a full disk; a damaged
+file is checked when the store opens and on request (`recover_if_damaged`), moved aside and replaced by a
+fresh store whose outbox numbering continues where the old one was, so the publisher's place stays valid.
+
+Why one module: every method is one transaction on the one connection under the one lock, and opening,
+replacing a damaged file and making room on a full disk all swap or trim that connection under that lock;
+split up, the rule that keeps the file consistent would be spread over several files.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agent.anomaly.sensor import SLOT_FIELDS, AnomalyState, legacy_state
+from agent.store.integrity import Recovery, StoreDamaged, error_name, is_damage, is_disk_full, move_aside, quick_check
+from agent.store.lock import StoreLock
+from agent.store.side_checkpoint import SideCheckpoint
 
 if TYPE_CHECKING:
     from agent.aggregation.records import ClosedInterval
@@ -103,6 +118,17 @@ _UNSENT = (
 )
 
 
+REOPEN_EVERY_S = 1.0
+"""A store that could not be opened (a full disk) is tried again on use at most this often."""
+DELETE_WHEN_FULL = 200
+"""Acknowledged intervals deleted per `make_room` call on a full disk, oldest first: a few hundred KB of pages
+for new rows to reuse, small enough that retention takes only what the moment needs."""
+
+
+class StoreUnavailable(sqlite3.OperationalError):
+    """The store could not be opened (typically a full disk); it is opened again on a later use."""
+
+
 class SchemaVersionError(RuntimeError):
     """The database was written by a newer agent; refusing to run rather than misread or damage it."""
 
@@ -149,18 +175,87 @@ class Store:
         self.path = self.directory / DB_NAME
         self.retention_days = retention_days
         self.max_bytes = max_bytes
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-        )
+        # Re-entrant: opening again (after a full disk) or replacing a damaged file happens inside a locked call.
+        self._lock = threading.RLock()
+        self.side = SideCheckpoint(self.directory)
+        self.recovery: Recovery | None = None
+        """The last time a damaged store was replaced, for health reports."""
+        self.unavailable: str | None = None
+        """Why the store cannot be used right now (a full disk at open); None when it is open."""
+        self._closed = False
+        self._next_open = 0.0
+        self._seq_floor = 0
+        # Taken before the database is opened: a second instance must not even migrate or vacuum it.
+        self._owner = StoreLock(self.directory)
+        self._owner.acquire()
+        self._conn: sqlite3.Connection | None = None
         try:
+            self._open()
+        except (sqlite3.Error, OSError) as exc:
+            if not is_disk_full(exc, self.directory):
+                self._owner.release()
+                raise
+            self._unavailable(exc)
+        except BaseException:
+            self._owner.release()
+            raise
+
+    def _open(self) -> None:
+        """Open (creating, migrating and checking) the database; a damaged one is moved aside once and replaced."""
+        if self.side.exists() and (not self.path.exists() or self.path.stat().st_size == 0):
+            # Created by this agent and written since, the store cannot be empty or gone unless it was lost.
+            state = "empty (0 bytes)" if self.path.exists() else "missing"
+            self._replace(f"the database file was {state}")
+        try:
+            self._connect()
+        except (sqlite3.DatabaseError, StoreDamaged) as exc:
+            if not is_damage(exc):
+                raise
+            self._replace(str(exc))
+            self._connect()
+
+    def _connect(self) -> None:
+        try:
+            _create_private(self.path)
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
             self._configure()
             self._migrate()
+            problem = quick_check(self._conn)
+            if problem is not None:
+                raise StoreDamaged(f"integrity check failed: {problem}")
+            if self._seq_floor:
+                # A fresh store after a damaged one: outbox numbers go on from the old ones (see the module).
+                self._conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', ? WHERE NOT EXISTS"
+                    " (SELECT 1 FROM outbox)",
+                    (self._seq_floor,),
+                )
         except BaseException:
-            self._conn.close()
-            self._conn = None
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
             raise
+        self.unavailable = None
+
+    def _replace(self, reason: str) -> None:
+        moved = move_aside(self.path)
+        self.recovery = Recovery(time.time(), reason, moved)
+        log.error(
+            "store %s is damaged (%s): %s; started a fresh store%s",
+            self.path,
+            reason,
+            f"moved to {moved.name}" if moved is not None else "nothing to keep",
+            ", counting state restored from " + self.side.path.name if self.side.exists() else "",
+        )
+
+    def _unavailable(self, exc: BaseException) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if text != self.unavailable:
+            log.error("store %s cannot be opened (%s); counting goes on in memory, retrying", self.path, text)
+        self.unavailable = text
+        self._next_open = time.monotonic() + REOPEN_EVERY_S
 
     def _configure(self) -> None:
         """Connection settings; auto_vacuum first because it only takes effect before the first table exists."""
@@ -176,7 +271,10 @@ class Store:
             conn.execute("VACUUM")
 
     def _migrate(self) -> None:
-        """Bring the schema up to SCHEMA_VERSION, one version per transaction, tracked in PRAGMA user_version."""
+        """Bring the schema up to SCHEMA_VERSION, one version per transaction, tracked in PRAGMA user_version.
+
+        Only the upgrade of an existing store is logged; creating a fresh one (from version 0) is no migration."""
+        fresh = self._read("PRAGMA user_version") == [(0,)]
         while True:
             with self._transaction() as conn:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -192,12 +290,72 @@ class Store:
                     else:
                         statement(conn)
                 conn.execute(f"PRAGMA user_version = {version + 1}")
-            log.info("store schema migrated to version %d", version + 1)
+            if not fresh:
+                log.info("store schema migrated to version %d", version + 1)
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            raise sqlite3.ProgrammingError("store is closed")
+            if self._closed:
+                raise sqlite3.ProgrammingError("store is closed")
+            if time.monotonic() >= self._next_open:
+                try:
+                    self._open()
+                except (sqlite3.Error, OSError) as exc:
+                    self._unavailable(exc)
+                    raise _unavailable_error(exc) from exc
+                log.info("store %s opened", self.path)
+            else:
+                raise StoreUnavailable(f"store cannot be opened yet: {self.unavailable}")
+        assert self._conn is not None
         return self._conn
+
+    def recover_if_damaged(self) -> bool:
+        """After an error that is no full disk: check the file, and replace it if it is damaged. True if it was."""
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                return False
+            # Checked through a connection of its own: this one's page cache may still hold the pages as they were.
+            try:
+                checker = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+                try:
+                    problem = quick_check(checker)
+                finally:
+                    checker.close()
+            except sqlite3.DatabaseError as exc:
+                if not is_damage(exc):
+                    raise
+                problem = str(exc)
+            if problem is None:
+                return False
+            conn.close()
+            self._conn = None
+            self._replace(problem)
+            self._connect()
+            return True
+
+    def make_room(self) -> int:
+        """On a full disk: fold the WAL back into the database and delete the oldest acknowledged intervals, so
+        that new rows reuse their pages; returns how many were deleted (0: nothing could be freed)."""
+        with self._lock:
+            conn = self._db()
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                conn.execute("BEGIN IMMEDIATE")
+                deleted = conn.execute(
+                    "DELETE FROM intervals WHERE rowid IN"
+                    f" (SELECT rowid FROM intervals WHERE NOT {_UNSENT} ORDER BY start, sensor LIMIT ?)",
+                    (DELETE_WHEN_FULL,),
+                ).rowcount
+                conn.execute("COMMIT")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except sqlite3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                return 0
+        if deleted:
+            log.warning("disk full: deleted the %d oldest published interval(s) to make room", deleted)
+        return deleted
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -261,6 +419,7 @@ class Store:
             _upsert_states(conn, encoded, now)
             for sensor, state, document in detectors:
                 _write_anomaly(conn, sensor, state, now, document)
+            self._note_seq(conn)
 
     def load_anomaly(self, sensor: str) -> AnomalyState | None:
         """A sensor's committed detector state (document and every slot row); None if it has none."""
@@ -276,6 +435,12 @@ class Store:
             ).fetchall()
         return AnomalyState(json.loads(row[0]), [tuple(r) for r in rows], replace=True)
 
+    def _note_seq(self, conn: sqlite3.Connection) -> None:
+        """Remember the highest outbox number handed out, for a fresh store to continue from (see the module)."""
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        if row is not None:
+            self._seq_floor = max(self._seq_floor, int(row[0]))
+
     @staticmethod
     def _note_duplicate(conn: sqlite3.Connection, sensor: str, start: float, payload: bytes) -> None:
         """A replayed close is normal; the same interval with different counts means something recounted."""
@@ -283,7 +448,8 @@ class Store:
             "SELECT payload FROM intervals WHERE sensor = ? AND start = ?", (sensor, start)
         ).fetchone()
         if stored != payload:
-            log.warning("interval %s@%s closed again with different content; keeping the first one", sensor, start)
+            when = local_time(start)
+            log.warning("interval %s at %s closed again with different content; keeping the first one", sensor, when)
 
     def enqueue(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> int:
         """Queue a durable message that is not an interval; returns its outbox sequence number."""
@@ -294,6 +460,7 @@ class Store:
                 "INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)",
                 (topic, payload, qos, int(retain), time.time()),
             )
+            self._seq_floor = max(self._seq_floor, int(cur.lastrowid))
             return int(cur.lastrowid)
 
     def enqueue_many(self, messages: Iterable[tuple[str, bytes]], qos: int = 1, retain: bool = False) -> int:
@@ -310,6 +477,7 @@ class Store:
             return 0
         with self._transaction() as conn:
             conn.executemany("INSERT INTO outbox (topic, payload, qos, retain, created) VALUES (?, ?, ?, ?, ?)", rows)
+            self._note_seq(conn)
         return len(rows)
 
     def save_states(self, states: dict[str, dict]) -> None:
@@ -327,6 +495,8 @@ class Store:
             "SELECT seq, topic, payload, qos, retain, created FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (seq, limit),
         )
+        if rows:
+            self._seq_floor = max(self._seq_floor, rows[-1][0])
         return [
             OutboxRow(s, topic, bytes(payload), qos, bool(retain), created)
             for s, topic, payload, qos, retain, created in rows
@@ -435,7 +605,7 @@ class Store:
                 "they will never be published",
                 self.max_bytes,
                 evicted_unsent,
-                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest_unsent)),
+                local_time(oldest_unsent),
             )
         with self._lock:
             conn = self._db()
@@ -448,19 +618,43 @@ class Store:
     def close(self) -> None:
         """Fold the WAL back into the database file so a clean stop leaves one self-contained file."""
         with self._lock:
-            if self._conn is None:
+            if self._closed:
                 return
+            self._closed = True
             try:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                if self._conn is not None:
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
-                self._conn.close()
-                self._conn = None
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                self._owner.release()
 
     def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def local_time(ts: float) -> str:
+    """A timestamp for a log line: this machine's local time with its UTC offset, never an epoch number."""
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def _unavailable_error(exc: BaseException) -> StoreUnavailable:
+    error = StoreUnavailable(f"store cannot be opened: {exc}")
+    full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    error.sqlite_errorname = "SQLITE_FULL" if full else error_name(exc)
+    return error
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only; SQLite gives its -wal and -shm the same mode."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _encode_states(states: dict[str, dict]) -> list[tuple[str, str]]:

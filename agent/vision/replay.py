@@ -10,6 +10,9 @@ counters, through `CameraCounter`, sampling the clip at the sensor's `fps` as th
 recorded clip as fast as the CPU allows, and prints the ins and outs per interval of clip time: how an
 installer checks a line before going live.
 
+Both modes take the agent config (its camera sensor's counting section and its interval length), and both
+print the same `--json` document (`ReplayCounts`): the totals, and the same per interval of replay time.
+
 Usage errors, an unreadable file and malformed rows exit with status 2 and name the offending line.
 """
 
@@ -19,7 +22,7 @@ import itertools
 import math
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +33,12 @@ from pydantic import ValidationError
 from agent.aggregation.records import LineInterval, ZoneInterval
 from agent.config.camera import CameraSensorConfig
 from agent.config.counting import CountingConfig
-from agent.vision.pipeline import CountingPipeline, IntervalCounts
+from agent.vision.pipeline import CountingPipeline, FrameResult, IntervalCounts
 
 if TYPE_CHECKING:
     import cv2
 
+    from agent.config.agent import AgentConfig
     from agent.vision.camera_counter import CameraCounter
 
 
@@ -209,33 +213,77 @@ def _occupancy(pipeline: CountingPipeline) -> dict[str, int]:
     return {name: zone.occupancy for name, zone in pipeline.zones.items()}
 
 
-def _interval_json(lines: dict[str, LineInterval], zones: dict[str, ZoneInterval]) -> dict[str, Any]:
-    """The `--json` shape of one interval's lines and zones, as in the interval payload."""
-    return {
-        "lines": {name: {"in": line.ins, "out": line.outs} for name, line in lines.items()},
-        "zones": {name: zone.as_dict() for name, zone in zones.items()},
-    }
+class ReplayCounts:
+    """Counts per interval of replay time (from 0) and in total: the one `--json` document of both modes,
+
+    `{"ins", "outs", "lines": {NAME: {"in", "out"}}, "zones": {NAME: {...}}, "intervals": [{"start", "end",
+    "ins", "outs", "lines", "zones"}, ...]}`, lines and zones in the shape of the interval payload. `ins` and
+    `outs` are the crossings of `count_line`, or of all lines added up, as the live sensor counts them. Without
+    an interval length the whole replay is one interval."""
+
+    def __init__(self, counting: CountingConfig, interval_s: float | None, count_line: str | None = None) -> None:
+        self._interval_s = interval_s
+        self._count_line = count_line
+        self._current = IntervalCounts(counting)
+        self._total = IntervalCounts(counting)
+        self._bucket = 0
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, t: float, result: FrameResult, occupancy: Callable[[], dict[str, int]]) -> None:
+        """One frame's counts at replay time `t`; intervals that ended before it close first."""
+        while self._interval_s is not None and t >= (self._bucket + 1) * self._interval_s:
+            self._close((self._bucket + 1) * self._interval_s, occupancy())
+            self._bucket += 1
+        self._current.add(result)
+        self._total.add(result)
+
+    def finish(self, end: float, occupancy: dict[str, int]) -> dict[str, Any]:
+        """Close the last interval at `end` (replay time; at the latest where it ends) and return the document."""
+        if self._interval_s is not None:
+            end = min(end, (self._bucket + 1) * self._interval_s)
+        self._close(end, occupancy)
+        return {**self._shape(*self._total.close(occupancy)), "intervals": self._rows}
+
+    def _close(self, end: float, occupancy: dict[str, int]) -> None:
+        start = self._bucket * self._interval_s if self._interval_s is not None else 0.0
+        self._rows.append({"start": start, "end": end, **self._shape(*self._current.close(occupancy))})
+
+    def _shape(self, lines: dict[str, LineInterval], zones: dict[str, ZoneInterval]) -> dict[str, Any]:
+        counted = [c for name, c in lines.items() if self._count_line in (None, name)]
+        return {
+            "ins": sum(c.ins for c in counted),
+            "outs": sum(c.outs for c in counted),
+            "lines": {name: {"in": line.ins, "out": line.outs} for name, line in lines.items()},
+            "zones": {name: zone.as_dict() for name, zone in zones.items()},
+        }
 
 
-def replay(pipeline: CountingPipeline, path: Path, fps: float) -> dict[str, Any]:
-    """Run every frame from 0 to the last one in the file; returns the counts and some run statistics."""
+def replay(
+    pipeline: CountingPipeline, path: Path, fps: float, interval_s: float | None = None, count_line: str | None = None
+) -> dict[str, Any]:
+    """Run every frame from 0 to the last one in the file; returns the counts (`ReplayCounts`) and some run
+    statistics."""
     empty_boxes = np.zeros((0, 4))
     empty_scores = np.zeros(0)
     next_frame = 0
     detections = 0
-    interval = IntervalCounts(pipeline.config)
+    counts = ReplayCounts(pipeline.config, interval_s, count_line)
+
+    def occupancy() -> dict[str, int]:
+        return _occupancy(pipeline)
+
     for frame, boxes, scores in read_detections(path):
         for gap in range(next_frame, frame):
-            interval.add(pipeline.process(gap, empty_boxes, empty_scores, gap / fps))
-        interval.add(pipeline.process(frame, boxes, scores, frame / fps))
+            counts.add(gap / fps, pipeline.process(gap, empty_boxes, empty_scores, gap / fps), occupancy)
+        counts.add(frame / fps, pipeline.process(frame, boxes, scores, frame / fps), occupancy)
         detections += len(boxes)
         next_frame = frame + 1
-    counts = _interval_json(*interval.close(_occupancy(pipeline)))
-    return {"counts": counts, "frames": next_frame, "detections": detections, "tracks": pipeline.tracker.next_id - 1}
+    document = counts.finish(next_frame / fps, occupancy())
+    return {"counts": document, "frames": next_frame, "detections": detections, "tracks": pipeline.tracker.next_id - 1}
 
 
-def camera_sensor(config: Path | None, sensor: str | None) -> CameraSensorConfig:
-    """The camera sensor of an agent config file to replay a clip or take a snapshot with."""
+def camera_setup(config: Path | None, sensor: str | None) -> tuple[AgentConfig, CameraSensorConfig]:
+    """An agent config file and its camera sensor, to replay a clip or detections or take a snapshot with."""
     from agent.config.camera import CameraSensorConfig
     from agent.config.errors import ConfigError
     from agent.config.loader import load_config
@@ -256,7 +304,25 @@ def camera_sensor(config: Path | None, sensor: str | None) -> CameraSensorConfig
     if len(cameras) > 1:
         ids = ", ".join(c.id for c in cameras)
         raise ReplayError(f"{config}: several camera sensors; choose one with --sensor ({ids})")
-    return cameras[0]
+    return cfg, cameras[0]
+
+
+def camera_sensor(config: Path | None, sensor: str | None) -> CameraSensorConfig:
+    """The camera sensor of an agent config file (see `camera_setup`)."""
+    return camera_setup(config, sensor)[1]
+
+
+def counting_setup(config: Path, sensor: str | None) -> tuple[CountingConfig, float | None, str | None]:
+    """What to replay detections with: an agent config's camera sensor (its counting section, the config's
+    interval length and the sensor's count_line), or a file with only a `counting:` section (one interval)."""
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = None  # load_counting_config reports it, with the line
+    if isinstance(data, dict) and "sensors" in data:
+        cfg, camera = camera_setup(config, sensor)
+        return camera.counting, cfg.intervals.length, camera.count_line
+    return load_counting_config(config), None, None
 
 
 READ_AHEAD = 4  # decoded frames waiting for analysis: enough to keep the decoder busy, a few MB at most
@@ -331,8 +397,8 @@ class _ClipFrames:
 
 def replay_video(
     sensor: CameraSensorConfig, clip: Path, interval_s: float, counter: CameraCounter | None = None
-) -> list[dict[str, Any]]:
-    """Every interval of clip time (from 0) with the sensor's ins and outs and each line's counts.
+) -> dict[str, Any]:
+    """The sensor's counts over the clip, in total and per interval of clip time (from 0): `ReplayCounts`.
 
     The clip's frames are sampled at the sensor's `fps`, as the live camera analyses them; decoding runs
     on a reader thread (`_ClipFrames`), the analysis here, and the result is the same as reading serially.
@@ -349,32 +415,20 @@ def replay_video(
             raise ReplayError(f"{clip}: cannot open the video")
         counter = counter if counter is not None else CameraCounter(sensor)
         clip_fps = capture.get(cv2.CAP_PROP_FPS) or sensor.fps
-        rows: list[dict[str, Any]] = []
-        bucket, ins, outs = 0, 0, 0
-        interval = IntervalCounts(counter.cfg.counting)
+        counts = ReplayCounts(counter.cfg.counting, interval_s, counter.cfg.count_line)
 
-        def close(end: float) -> None:
-            lines = (
-                _interval_json(*interval.close(_occupancy(counter.pipeline)))["lines"]
-                if counter.pipeline is not None
-                else {}
-            )
-            rows.append({"start": bucket * interval_s, "end": end, "ins": ins, "outs": outs, "lines": lines})
+        def occupancy() -> dict[str, int]:
+            return _occupancy(counter.pipeline) if counter.pipeline is not None else {}
 
         frames = _ClipFrames(capture, clip_fps, sensor.fps)
         try:
             for t, frame in frames:
-                while t >= (bucket + 1) * interval_s:
-                    close((bucket + 1) * interval_s)
-                    bucket, ins, outs = bucket + 1, 0, 0
                 step = counter.step(frame, t)
-                interval.add(step.result)
-                ins, outs = ins + step.ins, outs + step.outs
+                counts.add(t, step.result, occupancy)
         finally:
             frames.close()
     finally:
         capture.release()
     if frames.frames == 0:
         raise ReplayError(f"{clip}: no frame could be read")
-    close(min((bucket + 1) * interval_s, frames.frames / clip_fps))
-    return rows
+    return counts.finish(frames.frames / clip_fps, occupancy())

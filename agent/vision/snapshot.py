@@ -3,7 +3,10 @@
 This is the picture an installer checks before going live: is the line where the door is, does its
 arrow point into the shop, does the detector find the people in this view. Lines are drawn with an arrow
 towards their inside (crossing in that direction counts as in), zones as outlines, detections as boxes
-with their scores. The frame is written only to the file asked for; the agent itself never sends frames.
+with their scores: green at or above the tracker's high score (people it takes as seen), thin and grey
+below it (kept only to continue a track through partial occlusion; a detector that sees partly hidden
+people, like NanoDet, gives many of these, which are not people found). The frame is written only to the
+file asked for; the agent itself never sends frames.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 LINE_COLOUR = (0, 255, 255)
 ZONE_COLOUR = (255, 160, 0)
 BOX_COLOUR = (0, 200, 0)
+LOW_BOX_COLOUR = (160, 160, 160)
 ARROW_PX = 40.0
 
 
@@ -86,15 +90,19 @@ def draw(frame: np.ndarray, pipeline: CountingPipeline, detections: Detections) 
         start, tip = in_arrow(line.line.points, line.in_sign, line.line.side_of)
         cv2.arrowedLine(image, start, tip, LINE_COLOUR, 2, cv2.LINE_AA, tipLength=0.3)
         cv2.putText(image, f"{name} in", (tip[0] + 4, tip[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.6, LINE_COLOUR, 2)
-    for box, score in zip(detections.boxes.tolist(), detections.scores.tolist(), strict=True):
+    high = pipeline.config.tracker.high_score
+    order = np.argsort(detections.scores, kind="stable")  # confident boxes last, on top
+    for box, score in zip(detections.boxes[order].tolist(), detections.scores[order].tolist(), strict=True):
         x1, y1, x2, y2 = (round(v) for v in box)
-        cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOUR, 2)
-        cv2.putText(image, f"{score:.2f}", (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BOX_COLOUR, 1)
+        colour, width = (BOX_COLOUR, 2) if score >= high else (LOW_BOX_COLOUR, 1)
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, width)
+        cv2.putText(image, f"{score:.2f}", (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1)
     return image
 
 
 def snapshot(sensor: CameraSensorConfig, output: Path, timeout: float) -> int:
-    """Grab, detect, draw and write; returns the number of people detected."""
+    """Grab, detect, draw and write; returns the number of people detected: the detections at or above the
+    tracker's high score."""
     import cv2
 
     from agent.vision.camera_counter import CameraCounter
@@ -106,4 +114,4 @@ def snapshot(sensor: CameraSensorConfig, output: Path, timeout: float) -> int:
     image = draw(frame, counter.pipeline, step.detections)
     if not cv2.imwrite(str(output), image):
         raise ReplayError(f"cannot write {output} (an existing directory and a .jpg or .png name?)")
-    return len(step.detections)
+    return int((step.detections.scores >= sensor.counting.tracker.high_score).sum())

@@ -290,10 +290,13 @@ def test_totals_are_differenced_and_discontinuities_counted() -> None:
     agg = make()
     assert agg.add_totals(1000, 900, T0 + 1) == (Reading(0, "first"), Reading(0, "first"))
     assert agg.add_totals(1004, 901, T0 + 2) == (Reading(4, "ok"), Reading(1, "ok"))
-    assert agg.add_totals(2, 0, T0 + 3) == (Reading(2, "reset"), Reading(0, "reset"))
-    assert agg.add_totals(50000, 1, T0 + 4) == (Reading(0, "jump"), Reading(1, "ok"))
+    # A reboot and a jump are held until the next reading confirms them (see CumulativeCounter).
+    assert agg.add_totals(2, 0, T0 + 3) == (Reading(0, "held"), Reading(0, "held"))
+    assert agg.add_totals(2, 1, T0 + 4) == (Reading(2, "reset"), Reading(1, "reset"))
+    assert agg.add_totals(50000, 1, T0 + 5) == (Reading(0, "held"), Reading(0, "ok"))
+    assert agg.add_totals(50000, 2, T0 + 6) == (Reading(0, "jump"), Reading(1, "ok"))
     [c] = agg.close_due(T0 + 900)
-    assert (c.ins, c.outs, c.occupancy, c.counter_resets) == (6, 2, 4, 3)
+    assert (c.ins, c.outs, c.occupancy, c.counter_resets) == (6, 3, 3, 3)
     agg.add_totals(50003, 1, T0 + 901)
     [c] = agg.close_due(T0 + 1800)
     assert (c.ins, c.counter_resets, c.total_in) == (3, 0, 9)
@@ -303,9 +306,26 @@ def test_16_bit_wrap_through_the_aggregator() -> None:
     agg = make(counter_bits=16, max_step=100)
     agg.add_totals(65530, 0, T0 + 1)
     agg.add_totals(3, 0, T0 + 2)
-    agg.add_totals(200, 0, T0 + 3)  # +197 > max_step: jump
+    agg.add_totals(200, 0, T0 + 3)  # +197 > max_step: held
+    agg.add_totals(201, 0, T0 + 4)  # ... and confirmed: a jump, then +1
     [c] = agg.close_due(T0 + 900)
-    assert (c.ins, c.counter_resets) == (9, 1)
+    assert (c.ins, c.counter_resets) == (10, 1)
+
+
+def test_a_glitch_counts_as_a_rejected_reading_and_nobody_walks_in() -> None:
+    agg = make()
+    for value, at in ((10421, 1), (1042, 2), (10422, 3)):
+        agg.add_totals(value, 0, T0 + at)
+    [c] = agg.close_due(T0 + 900)
+    assert (c.ins, c.counter_resets, c.rejected_lines) == (1, 0, 1)
+
+
+def test_a_held_reading_survives_a_restart_of_the_aggregator() -> None:
+    agg = make()
+    agg.add_totals(10421, 5, T0 + 1)
+    agg.add_totals(1042, 5, T0 + 2)
+    back = restored(agg, T0 + 3)
+    assert back.add_totals(10422, 5, T0 + 4)[0] == Reading(1, "glitch", ignored=1042)
 
 
 def test_counter_baselines_survive_a_restart() -> None:
@@ -348,6 +368,7 @@ SCRIPT: list[Call] = [
     ("close_due", T_SCRIPT + 125),
     ("source_up", T_SCRIPT + 130),
     ("add_totals", 0, 1, T_SCRIPT + 150),
+    ("add_totals", 0, 1, T_SCRIPT + 151),
     ("add", 3, 0, T_SCRIPT + 200),
     ("source_down", T_SCRIPT + 210),
     ("source_down", T_SCRIPT + 211),
@@ -355,6 +376,7 @@ SCRIPT: list[Call] = [
     ("add", 1, 0, T_SCRIPT + 100),
     ("close_due", T_SCRIPT + 260),
     ("add_totals", 200000, 1, T_SCRIPT + 270),
+    ("add_totals", 200000, 1, T_SCRIPT + 271),
     ("add", 0, 9, T_SCRIPT + 275),
     ("close_due", T_SCRIPT + 400),
 ]
@@ -641,3 +663,28 @@ def test_a_state_saved_without_camera_figures_restores_with_zeros() -> None:
     [c] = camera(T0 + 10, state=state).close_due(T0 + 900)
     assert c.ins == 1 and c.lines == {"door": LineInterval(0, 0), "side": LineInterval(0, 0)}
     assert c.zones is not None and c.zones["queue"].occupancy == 0
+
+
+# -- wall-clock steps (see agent.aggregation.clock_steps)
+
+
+def test_a_forward_step_claims_no_coverage_for_the_time_jumped_over() -> None:
+    """Issue 13: a step forward of 1 h emitted every interval of that hour with `coverage: 1.0`."""
+    agg = make(length=60)
+    agg.source_up(T0 + 1)
+    agg.add(2, 0, T0 + 10)
+    agg.clock_stepped(T0 + 30, T0 + 30 + 3600)
+    agg.add(1, 0, T0 + 3600 + 40)
+    closed = agg.close_due(T0 + 3600 + 120)
+    assert [c.start - T0 for c in closed] == [0, 3600, 3660], "nothing emitted for the hour not observed"
+    first, resumed, _ = closed
+    assert (first.ins, first.coverage_s) == (2, 29.0), "covered from source up to the step only"
+    assert (resumed.ins, resumed.coverage_s) == (1, 30.0), "covered from the step on"
+
+
+def test_a_small_forward_step_inside_an_interval_only_loses_its_own_coverage() -> None:
+    agg = make(length=60)
+    agg.source_up(T0)
+    agg.clock_stepped(T0 + 10, T0 + 25)
+    [c] = agg.close_due(T0 + 60)
+    assert c.coverage_s == 45.0

@@ -108,3 +108,46 @@ def test_score_subcommand_runs_the_detector(tmp_path: Path, capsys: pytest.Captu
         ["2024-01-01 11:00", "a", ""],
         ["2024-01-01 11:00", "b", "7"],
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [("broker.lan", ("broker.lan", None)), ("127.0.0.1:1884", ("127.0.0.1", 1884)), ("[::1]:8883", ("::1", 8883))],
+)
+def test_broker_override_accepts_host_and_port(text: str, address: tuple[str, int | None]) -> None:
+    from agent.cli.run import broker_address
+
+    assert broker_address(text) == address
+
+
+@pytest.mark.parametrize("text", ["host:port", ":1883", "host:0", "host:70000"])
+def test_broker_override_refuses_what_is_no_address(text: str) -> None:
+    import argparse
+
+    from agent.cli.run import broker_address
+
+    with pytest.raises(argparse.ArgumentTypeError, match="expected HOST or HOST:PORT"):
+        broker_address(text)
+
+
+def test_doctor_checks_the_services_config_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.cli import doctor
+
+    monkeypatch.setattr(doctor, "SERVICE_CONFIG", tmp_path / "absent.yaml")
+    assert main(["doctor"]) in (0, 1)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("footfall-agent ") and " doctor on " in out[0]
+    assert out[1].startswith("ok    config               none given: ports, cameras and the broker not checked")
+    assert {line[6:26].strip() for line in out[1:-1] if not line.startswith(" ")} >= {"python", "clock", "memory"}
+    assert out[-1].endswith("failure(s)")
+
+    service = tmp_path / "config.yaml"
+    service.write_text(
+        f"site: s\nstore:\n  path: {tmp_path}\nmqtt:\n  enabled: false\nsensors:\n  - {{id: a, type: simulated}}\n"
+    )
+    monkeypatch.setattr(doctor, "SERVICE_CONFIG", service)
+    main(["doctor"])
+    out = capsys.readouterr().out
+    assert f"ok    config               {service}: site s" in out and "MQTT disabled" in out

@@ -16,6 +16,7 @@ def test_demo_config(tmp_path: Path) -> None:
     assert cfg.store.path == tmp_path
     assert [(s.id, s.type) for s in cfg.sensors] == [("door", "simulated")]
     assert (cfg.mqtt.host, cfg.mqtt.effective_port()) == ("localhost", 1883)
+    assert not cfg.homeassistant.enabled, "a broker on localhost may be Home Assistant's"
     assert cfg.tz is not None
     assert summary(cfg).endswith("1 sensor (door simulated), mqtt mqtt://localhost:1883 as footfall-demo-demo")
 

@@ -27,8 +27,8 @@ BAD: list[tuple[str, str, list[str]]] = [
         [
             "c.yaml: sensors[0].port: field required (line 3)",
             "c.yaml: sensors[0].prot: unknown key 'prot' (line 5); allowed: type, id, port, baudrate, bytesize, "
-            "parity, stopbits, preset, pattern, in_values, out_values, counter_bits, max_step, heartbeat_timeout, "
-            "encoding, max_line_bytes, reconnect_min, reconnect_max; did you mean 'port'?",
+            "parity, stopbits, preset, pattern, in_values, out_values, counter_bits, max_step, max_count, "
+            "heartbeat_timeout, encoding, max_line_bytes, reconnect_min, reconnect_max; did you mean 'port'?",
         ],
     ),
     (
@@ -131,7 +131,20 @@ BAD: list[tuple[str, str, list[str]]] = [
     (
         "tab indentation",
         "site: s\n\tsensors: []\n",
-        ["c.yaml: line 2: while scanning for the next token, found character '\\t' that cannot start any token"],
+        ["c.yaml: line 2: a tab character (column 1); YAML indents with spaces only: replace the tab with spaces"],
+    ),
+    (
+        "tab before a nested key",
+        "site: s\nsensors:\n  - id: a\n  \ttype: simulated\n",
+        ["c.yaml: line 4: a tab character (column 3); YAML indents with spaces only: replace the tab with spaces"],
+    ),
+    (
+        "unclosed quote",
+        'site: s\nsensors:\n  - id: a\n    type: serial-lines\n    port: "/dev/ttyUSB0\n    baudrate: 9600\n',
+        [
+            'c.yaml: line 5: the quote " opened here (column 11) is never closed: add the closing quote or '
+            "remove this one"
+        ],
     ),
     (
         "two documents",
@@ -224,6 +237,35 @@ BAD: list[tuple[str, str, list[str]]] = [
         "wildcard in the topic prefix",
         "site: s\nmqtt:\n  topic_prefix: footfall/+/{device}\nsensors:\n" + SIM,
         ["c.yaml: mqtt.topic_prefix: topic_prefix must not contain the wildcards + or # (line 3)"],
+    ),
+    (
+        "a $ in the topic prefix (the broker's own topics)",
+        "site: s\nmqtt:\n  topic_prefix: $SYS/{site}/{device}\nsensors:\n" + SIM,
+        [
+            "c.yaml: mqtt.topic_prefix: topic_prefix must not contain $ (topics starting with $ belong to the "
+            "broker, which drops a client that publishes there) (line 3)"
+        ],
+    ),
+    (
+        "a NUL in the topic prefix",
+        'site: s\nmqtt:\n  topic_prefix: "footfall/\\0/{device}"\nsensors:\n' + SIM,
+        ["c.yaml: mqtt.topic_prefix: topic_prefix must not contain control characters such as NUL (line 3)"],
+    ),
+    (
+        "the store on a device file",
+        "site: s\nstore:\n  path: /dev/null\nsensors:\n" + SIM,
+        [
+            "c.yaml: store.path: /dev/null is under /dev, a kernel file system, not storage: give a directory "
+            "on a disk, such as /var/lib/footfall-agent (line 3)"
+        ],
+    ),
+    (
+        "the store in /proc",
+        "site: s\nstore:\n  path: /proc/self\nsensors:\n" + SIM,
+        [
+            "c.yaml: store.path: /proc/self is under /proc, a kernel file system, not storage: give a directory "
+            "on a disk, such as /var/lib/footfall-agent (line 3)"
+        ],
     ),
 ]
 
@@ -385,10 +427,13 @@ def test_every_firmware_example_loads() -> None:
         "modbus-rtu.yaml",
         "mqtt-tls.yaml",
         "multi-sensor.yaml",
+        "camera.yaml",
     } <= names
     for path in examples:
-        cfg = load_config(path)
+        warnings: list[str] = []
+        cfg = load_config(path, warnings=warnings)
         assert summary(cfg).startswith(f"site {cfg.site}, device {cfg.device}")
+        assert warnings == [], "an example shows what is meant"
         for sensor in cfg.sensors:
             if isinstance(sensor, LineSensorConfig):
                 sensor.parser()
@@ -402,3 +447,14 @@ def test_models_can_be_built_in_code() -> None:
     assert cfg.sensors[1].type == "modbus"
     with pytest.raises(ValidationError):
         AgentConfig(site="s", device="d", sensors=[sensor, sensor])
+
+
+def test_a_store_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    afile = tmp_path / "footfall.db"
+    afile.write_text("")
+    with pytest.raises(ConfigError) as info:
+        parse_config(f"site: s\nstore:\n  path: {afile}\nsensors:\n" + SIM, "c.yaml")
+    assert info.value.errors == [
+        f"c.yaml: store.path: {afile} is a file, not a directory: the store is a directory that holds "
+        "footfall.db (line 3)"
+    ]

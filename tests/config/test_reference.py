@@ -10,7 +10,7 @@ from agent.anomaly.settings import AnomalySettings
 from agent.config.agent import AgentConfig, HealthConfig, HomeAssistantConfig, IntervalConfig, StoreConfig
 from agent.config.camera import CameraSensorConfig
 from agent.config.counting import CountingConfig, LineConfig, TrackerConfig, ZoneConfig
-from agent.config.detector import HogDetectorConfig, SsdliteDetectorConfig
+from agent.config.detector import HogDetectorConfig, NanodetDetectorConfig, SsdliteDetectorConfig
 from agent.config.modbus import ModbusSensorConfig
 from agent.config.mqtt import MqttConfig, TlsConfig
 from agent.config.reference import reference_markdown
@@ -57,6 +57,7 @@ SECTION_OF_MODEL = {
     ModbusSensorConfig: "sensors: type modbus",
     SimulatedSensorConfig: "sensors: type simulated",
     CameraSensorConfig: "sensors: type camera",
+    NanodetDetectorConfig: "sensors: type camera, detector type nanodet",
     SsdliteDetectorConfig: "sensors: type camera, detector type ssdlite",
     HogDetectorConfig: "sensors: type camera, detector type hog",
     CountingConfig: "sensors: type camera, counting",

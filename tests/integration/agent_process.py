@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.mosquitto import Broker
@@ -58,6 +60,12 @@ class AgentProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> bool:
+        """Whether `text` appears in the log within `timeout` seconds (False at once if the process ended)."""
+        return wait_until(lambda: text in self.log_text() or self.proc.poll() is not None, timeout) and (
+            text in self.log_text()
+        )
+
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
@@ -74,6 +82,16 @@ class AgentProcess:
             self.proc.kill()
             self.proc.wait(10)
         self.log.close()
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.05) -> bool:
+    """Poll `predicate` until it is true or `timeout` seconds have passed; its last verdict."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
 
 
 def read_intervals(db: Path) -> dict[tuple[str, float], bytes]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import serial
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 from pymodbus.simulator import DataType, SimData, SimDevice
@@ -219,3 +220,17 @@ def test_word_combination_and_poll_grid_arithmetic() -> None:
     assert next_poll(10.0, 10.05, 1.0) == 11.0
     assert next_poll(10.0, 13.5, 1.0) == 14.0  # missed slots are skipped, the grid is kept
     assert next_poll(10.0, 11.0, 1.0) == 12.0
+
+
+def test_a_port_that_cannot_open_is_down_with_the_reason(pty_pair: PtyPair) -> None:
+    """Another program holds the port (an exclusive lock, as the agent itself takes): the reason is ours to log."""
+    holder = serial.Serial(str(pty_pair.device), exclusive=True)
+    sink = RecordingSink()
+    source = started(modbus_config(pty_pair), sink)
+    try:
+        assert sink.wait_for(lambda: sink.health() == ["down"], timeout=3.0), sink.calls
+        (reason,) = [call[-1] for call in sink.of("down")]
+        assert reason.startswith(f"cannot open {pty_pair.device}: ") and "lock" in reason, reason
+    finally:
+        source.stop(1.0)
+        holder.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
@@ -78,8 +80,18 @@ def retained_fleet(client: mqtt.Client) -> None:
     publish(client, DOOR2.status, b"offline", retain=True)
 
 
+@pytest.fixture
+def viewer_in_berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The monitor shows times in the viewer's zone: this process's, set to the devices' zone here."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 def test_once_prints_a_snapshot_of_retained_and_live_messages(
-    broker: Broker, capsys: pytest.CaptureFixture[str]
+    broker: Broker, capsys: pytest.CaptureFixture[str], viewer_in_berlin: None
 ) -> None:
     client = publisher(broker)
     stop = threading.Event()

@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.aggregation.records import ClosedInterval
 from agent.config.mqtt import MqttConfig
+from agent.mqtt.inbox import OVERHEAD_BYTES, Inbox, Received
 from agent.mqtt.publisher import Publisher
 from agent.mqtt.topics import Topics
 from agent.store.database import Store
@@ -341,9 +342,11 @@ def test_subscriptions_are_renewed_after_a_reconnect_and_deliver_to_the_queue(
     assert b"three" not in got and got.count(b"one") == 1 and got.count(b"two") == 1
 
 
-def test_received_messages_are_bounded_dropping_the_oldest(broker: Broker, store: Store) -> None:
+def test_received_messages_are_bounded_in_bytes_and_overflow_is_marked_not_lost(broker: Broker, store: Store) -> None:
     topic = f"{TOPICS.prefix}/command"
-    pub = Publisher(mqtt_config(broker), "pub-incoming", TOPICS.status, store, incoming_limit=5)
+    room = 5 * (len(topic) + 1 + OVERHEAD_BYTES)
+    inbox = Inbox(max_bytes=room)
+    pub = Publisher(mqtt_config(broker), "pub-incoming", TOPICS.status, store, inbox=inbox)
     pub.subscribe(topic, qos=1)
     pub.start()
     sender = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="incoming-sender")
@@ -352,11 +355,12 @@ def test_received_messages_are_bounded_dropping_the_oldest(broker: Broker, store
         time.sleep(0.3)  # the subscription is in place
         sender.connect(broker.host, broker.port, keepalive=5)
         sender.loop_start()
-        for i in range(12):
+        for i in range(10):
             sender.publish(topic, str(i).encode(), qos=1).wait_for_publish(5)
-        wait_for(lambda: pub.stats().dropped_incoming == 7, 5, "the oldest messages to be dropped")
-        assert [m.payload for m in pub.received()] == [b"7", b"8", b"9", b"10", b"11"]
-        assert pub.received() == []
+        wait_for(lambda: len(inbox) == 10, 5, "every message, kept or marked")
+        got: list[Received] = pub.received()
+        assert [(m.payload, m.overflow) for m in got] == [(str(i).encode(), i >= 5) for i in range(10)]
+        assert pub.stats().dropped_incoming == 0
     finally:
         sender.disconnect()
         sender.loop_stop()

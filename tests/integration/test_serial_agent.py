@@ -77,9 +77,9 @@ def test_cumulative_counter_reboot_and_garbage(tmp_path: Path, pty_pair: PtyPair
             b"in=65530,out=65000\n",  # baseline: nothing counted yet
             b"in=65534,out=65001\n",  # +4 / +1
             b"\xff\xfe garbage \x00\n",  # invalid UTF-8: counted and skipped
-            b"in=2,out=3\n",  # 16-bit wrap-around: +4 / +538
-            b"in=0,out=0\n",  # the device rebooted: counted from zero, never negative
-            b"in=5,out=2\n",  # +5 / +2
+            b"in=40,out=45\n",  # 16-bit wrap-around: +42 / +580
+            b"in=0,out=0\n",  # the device rebooted: held until the next reading confirms it
+            b"in=5,out=2\n",  # ... which grows on from zero: counted from zero, +5 / +2, never negative
         ]
         for line in lines:
             os.write(fd, line)
@@ -90,8 +90,8 @@ def test_cumulative_counter_reboot_and_garbage(tmp_path: Path, pty_pair: PtyPair
         os.close(fd)
         agent.kill()
     payloads = stored_payloads(tmp_path)
-    assert sum(p["ins"] for p in payloads) == 4 + 4 + 5
-    assert sum(p["outs"] for p in payloads) == 1 + 538 + 2
+    assert sum(p["ins"] for p in payloads) == 4 + 42 + 5
+    assert sum(p["outs"] for p in payloads) == 1 + 580 + 2
     assert sum(p["rejected_lines"] for p in payloads) == 1
     assert sum(p["counter_resets"] for p in payloads) >= 1
     assert "reset" in (tmp_path / "agent.log").read_text(), "a counter reset must be logged"

@@ -42,6 +42,9 @@ class RecordingSink:
     def reject(self, sensor: str, n: int, at: float) -> None:
         self._record("reject", sensor, n, at)
 
+    def commit(self, sensor: str) -> None:
+        self._record("commit", sensor)
+
     def source_up(self, sensor: str, at: float) -> None:
         self._record("up", sensor, at)
 
@@ -141,6 +144,30 @@ def test_cumulative_lines_become_totals(pty_pair: PtyPair, peer: Peer) -> None:
         assert sink.wait_for(lambda: len(sink.totals()) == 3), sink.calls
         assert sink.totals() == [(1042, 1017), (1043, 1017), (1045, 1020)]
         assert sink.of("add") == []
+    finally:
+        source.stop(1.0)
+
+
+def test_absurd_counts_are_rejected_as_implausible(pty_pair: PtyPair, peer: Peer) -> None:
+    """Issue 13: `IN 999999999999999999999` once added 10^21 ins and `OUT 4294967296` was counted."""
+    sink = RecordingSink()
+    source = started(line_config(pty_pair.device, preset="event"), sink)
+    try:
+        peer.write(b"IN 999999999999999999999\r\nOUT 4294967296\r\nIN 1001\r\nIN 2\r\nOUT 1000\r\n")
+        assert sink.wait_for(lambda: sink.rejected == 3 and sink.ins == 2), sink.calls
+        assert (sink.ins, sink.outs, source.stats.implausible) == (2, 1000, 3)
+    finally:
+        source.stop(1.0)
+
+
+def test_totals_beyond_the_counter_width_are_rejected(pty_pair: PtyPair, peer: Peer) -> None:
+    sink = RecordingSink()
+    source = started(line_config(pty_pair.device, preset="cumulative-kv", counter_bits=16), sink)
+    try:
+        peer.write(b"in=65536,out=1\r\nin=5,out=99999999999999999999999\r\nin=65535,out=7\r\n")
+        assert sink.wait_for(lambda: sink.rejected == 2 and len(sink.totals()) == 1), sink.calls
+        assert sink.totals() == [(65535, 7)]
+        assert source.stats.implausible == 2
     finally:
         source.stop(1.0)
 

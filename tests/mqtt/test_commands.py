@@ -16,6 +16,7 @@ from agent.mqtt.commands import (
     ReloadCommand,
     RepublishCommand,
     ResetOccupancyCommand,
+    busy_response,
     dispatch,
     parse_command,
 )
@@ -87,7 +88,23 @@ def test_each_command_parses_to_its_model() -> None:
         (b'{"id": "a", "command": "republish", "since": NaN, "until": 5}', "invalid", "a", "finite"),
         (raw(id="a", command="republish", since=0, until=5, sensor="garage"), "invalid", "a", "unknown sensor"),
         (b" " * (MAX_COMMAND_BYTES + 1), "too_large", None, "larger than"),
+        (
+            b'{"id": "big-1", "command": "health", "pad": "' + b"x" * MAX_COMMAND_BYTES + b'"}',
+            "too_large",
+            "big-1",
+            "larger",
+        ),
+        (b"[" * 4000, "invalid_json", None, "nested too deeply"),
+        (
+            b'{"id": "deep", "command": "health", "x": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+            "invalid_json",
+            "deep",
+            "deep",
+        ),
+        (raw(id="a", command="republish", since=-1e17, until=5), "invalid", "a", "since:"),
+        (raw(id="a", command="republish", since=1e17, until=1e17 + 5), "invalid", "a", "since:"),
     ],
+    ids=lambda v: repr(v)[:48] if isinstance(v, bytes) else None,
 )
 def test_invalid_payloads_are_refused_without_calling_anything(
     payload: bytes, code: str, cid: str | None, words: str
@@ -148,3 +165,17 @@ def test_handler_failures_become_error_answers() -> None:
 
 def test_sensor_ids_are_not_checked_without_a_sensor_list() -> None:
     assert isinstance(parse_command(raw(id="a", command="reset_occupancy", sensor="garage")), ResetOccupancyCommand)
+
+
+def test_the_id_of_a_command_too_large_to_keep_is_read_from_its_head() -> None:
+    """Issue 13: an oversize command's answer had `id: null`; the agent keeps only its head (see Inbox)."""
+    head = b'{"id": "huge-7", "command": "reload", "pad": "xxxx'
+    response = dispatch(head, RecordingHandler(), NOW, SENSORS, size=10_000_000)
+    assert (response.id, response.command, response.ok) == ("huge-7", "reload", False)
+    assert response.error is not None and response.error.code == "too_large"
+
+
+def test_a_busy_answer_carries_the_id() -> None:
+    answer = busy_response(b'{"id": "h-99", "command": "health"}', NOW)
+    assert (answer.id, answer.command, answer.ok) == ("h-99", "health", False)
+    assert answer.error is not None and answer.error.code == "busy"

@@ -111,12 +111,12 @@ def test_fleet_and_table_from_a_realistic_message_stream() -> None:
     side = fleet.devices[DOOR1].sensors["side"]
     assert side.interval is not None and side.interval["ins"] == 0, "an older replayed interval replaced a newer one"
 
-    text = "\n".join(render(fleet, NOW + 20, "broker:1883"))
-    assert "2 devices" in text and "\x1b[" not in text
+    text = "\n".join(render(fleet, NOW + 20, "broker:1883", tz=TZ))
+    assert "2 devices" in text and "\x1b[" not in text and "10:00:20 CEST" in text
     door1, door2 = text.split("store-042/door-1")[1].split("store-042/door-2")
     assert "ONLINE" in door1 and "OFFLINE" in door2 and "no health report yet" in door2
     assert "up 2h00m" in door1 and "load 0.17" in door1 and "48.2°C" in door1 and "UNDER-VOLTAGE" in door1
-    assert "outbox 3 (oldest 5m00s)" in door1 and "health 10s ago" in door1
+    assert "outbox 3 (oldest 5m00s)" in door1 and "health 20s ago" in door1, "aged from its ts, not from arrival"
     rows = {line.split()[0]: line for line in door1.splitlines() if line.startswith("  ") and "SENSOR" not in line}
     assert rows["entrance"].split()[:9] == [
         "entrance",
@@ -132,7 +132,7 @@ def test_fleet_and_table_from_a_realistic_message_stream() -> None:
     assert rows["side"].split()[:6] == ["side", "down", "09:45-10:00", "0", "0", "0"]
     assert "DOWN device vanished" in rows["side"] and "coverage 50%" in rows["side"]
 
-    coloured = "\n".join(render(fleet, NOW + 20, "broker:1883", colour=True))
+    coloured = "\n".join(render(fleet, NOW + 20, "broker:1883", colour=True, tz=TZ))
     assert "\x1b[32mONLINE" in coloured and "\x1b[31mOFFLINE" in coloured
 
 
@@ -145,6 +145,28 @@ def test_stale_health_and_device_filter() -> None:
     text = "\n".join(render(fleet, NOW + 600, ""))
     assert "health 10m00s ago" in text
     assert "\x1b[31mhealth 10m00s ago" in "\n".join(render(fleet, NOW + 600, "", colour=True))
+
+
+def test_an_offline_device_shows_its_sources_unknown_and_its_last_health_as_old() -> None:
+    """The retained state and health of a device that went away still say `up`: they are its last word."""
+    fleet = Fleet(ROOT)
+    fleet.apply(f"{DOOR1}/health", health_message({"entrance": SourceReport(state="up")}), NOW + 3600)
+    fleet.apply(f"{DOOR1}/sensors/entrance/state", state_message("entrance"), NOW + 3600)
+    fleet.apply(f"{DOOR1}/status", b"offline", NOW + 3600)
+    text = "\n".join(render(fleet, NOW + 3600, "", tz=TZ))
+    row = next(line for line in text.splitlines() if line.strip().startswith("entrance"))
+    assert row.split()[:3] == ["entrance", "-", "09:45-10:00"] and "DOWN" not in row
+    assert "OFFLINE" in text and "health 1h00m ago" in text, "the report is an hour old though it just arrived"
+
+
+def test_every_time_on_the_screen_is_in_the_viewers_zone() -> None:
+    """A device in Berlin seen from New York: its interval and the clock both in New York time, the zone named."""
+    fleet = Fleet(ROOT)
+    fleet.apply(f"{DOOR1}/sensors/entrance/state", state_message("entrance"), NOW)
+    text = "\n".join(render(fleet, NOW + 20, "", tz=ZoneInfo("America/New_York")))
+    assert "04:00:20 EDT" in text.splitlines()[0]
+    row = next(line for line in text.splitlines() if line.strip().startswith("entrance"))
+    assert row.split()[2] == "03:45-04:00"
 
 
 def test_empty_fleet_says_it_is_waiting(tmp_path: Path) -> None:

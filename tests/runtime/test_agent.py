@@ -120,7 +120,7 @@ def test_a_clock_set_back_is_counted_unscored_and_the_detector_starts_afresh(
     # The aggregator's state is from a wrong clock too; only the detector's is kept, as after a bad RTC.
     with Store(tmp_path, 90, 1 << 30) as store:
         kept = store.load_anomaly("door")
-    for name in ("footfall.db", "footfall.db-wal", "footfall.db-shm"):
+    for name in ("footfall.db", "footfall.db-wal", "footfall.db-shm", "footfall.state.json"):
         (tmp_path / name).unlink(missing_ok=True)
     with Store(tmp_path, 90, 1 << 30) as store:
         store.commit_close([], {}, anomaly={"door": kept})

@@ -8,9 +8,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.runtime.health import (
+    ClockReadings,
     HealthPayload,
     MqttReport,
     SourceReport,
+    StoreFaults,
     StoreReadings,
     SystemReadings,
     cpu_temperature,
@@ -87,7 +89,12 @@ def test_store_footprint_of_a_real_database(tmp_path: Path) -> None:
 
 
 def report(
-    system: SystemReadings, depth: int = 0, oldest: float | None = None, mqtt: MqttReport | None = None
+    system: SystemReadings,
+    depth: int = 0,
+    oldest: float | None = None,
+    mqtt: MqttReport | None = None,
+    faults: StoreFaults | None = None,
+    clock: ClockReadings | None = None,
 ) -> HealthPayload:
     return health_payload(
         now=NOW,
@@ -107,6 +114,8 @@ def report(
         outbox_depth=depth,
         outbox_oldest=oldest,
         mqtt=mqtt,
+        faults=faults,
+        clock=clock,
     )
 
 
@@ -152,3 +161,24 @@ def test_status_line_summarises_sources_mqtt_and_backlog() -> None:
     )
     assert status_line(busy) == "1/2 sources up (down: side), mqtt disconnected, outbox 40 (oldest 10 min)"
     assert "\n" not in status_line(busy)
+
+
+def test_store_faults_and_clock_steps_are_reported_only_when_they_happened() -> None:
+    healthy = json.loads(report(SystemReadings()).to_json())
+    assert set(healthy["store"]) == {"used_bytes", "files_bytes", "max_bytes", "used_ratio", "filesystem_free_bytes"}
+    assert "clock" not in healthy
+    faults = StoreFaults(
+        disk_full_since=NOW - 60,
+        held_intervals=60,
+        recovered_at=NOW - 3600,
+        recovered_reason="integrity check failed",
+        recovered_to="footfall.db.broken-20260329T070000Z",
+    )
+    troubled = report(SystemReadings(), faults=faults, clock=ClockReadings(-3600.0, NOW - 10, 3590.0))
+    doc = json.loads(troubled.to_json())
+    assert doc["store"]["disk_full"] is True and doc["store"]["held_intervals"] == 60
+    assert doc["store"]["disk_full_since"] == "2026-03-29T09:59:00+02:00"
+    assert doc["store"]["recovered"]["moved_to"] == "footfall.db.broken-20260329T070000Z"
+    assert doc["clock"] == {"last_step_s": -3600.0, "last_step_at": "2026-03-29T09:59:50+02:00", "behind_s": 3590.0}
+    line = status_line(troubled)
+    assert "DISK FULL: 60 interval(s) waiting in memory" in line and "store replaced" in line and "catching up" in line

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from agent.sources.line_protocol import PRESETS, Increment, LineParser, Totals, compile_pattern
+from agent.sources.line_protocol import (
+    IMPLAUSIBLE,
+    PRESETS,
+    Increment,
+    LineParser,
+    Totals,
+    compile_pattern,
+    max_total,
+)
 
 IN_VALUES = ["IN", "I", "ENTER", "E", "+"]
 OUT_VALUES = ["OUT", "O", "EXIT", "X", "-"]
@@ -120,3 +128,27 @@ def test_compile_pattern_returns_the_compiled_regex() -> None:
 @pytest.mark.parametrize(("preset", "events"), [("event", True), ("cumulative-kv", False), ("cumulative-json", False)])
 def test_parser_reports_its_style(preset: str, events: bool) -> None:
     assert LineParser(PRESETS[preset], IN_VALUES, OUT_VALUES).events is events
+
+
+def test_counts_above_the_bound_are_implausible_not_garbage() -> None:
+    parser = LineParser(PRESETS["event"], IN_VALUES, OUT_VALUES, max_count=1000)
+    assert parser.parse("IN 1000") == Increment(1000, 0)
+    assert parser.parse("IN 1001") is IMPLAUSIBLE
+    assert parser.parse("IN 999999999999999999999") is IMPLAUSIBLE
+    assert parser.parse("OUT " + "9" * 5000) is IMPLAUSIBLE
+
+
+@pytest.mark.parametrize(
+    ("bits", "line", "expected"),
+    [
+        (16, "in=65535,out=0", Totals(65535, 0)),
+        (16, "in=65536,out=0", IMPLAUSIBLE),
+        (32, "in=1,out=4294967296", IMPLAUSIBLE),
+        (64, "in=9223372036854775807,out=0", Totals(2**63 - 1, 0)),
+        (64, "in=9223372036854775808,out=0", IMPLAUSIBLE),
+    ],
+)
+def test_totals_beyond_the_register_or_int64_are_implausible(bits: int, line: str, expected: object) -> None:
+    """Nothing larger than a signed 64-bit integer gets anywhere (SQLite and most consumers stop there)."""
+    parser = LineParser(PRESETS["cumulative-kv"], IN_VALUES, OUT_VALUES, max_total=max_total(bits))
+    assert parser.parse(line) == expected

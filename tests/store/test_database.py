@@ -6,12 +6,15 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -58,6 +61,21 @@ def open_store(tmp_path: Path, retention_days: int = 90, max_bytes: int = 1 << 3
 def raw(tmp_path: Path) -> sqlite3.Connection:
     """A second, independent connection that sees only what was committed."""
     return sqlite3.connect(tmp_path / "data" / DB_NAME)
+
+
+def test_a_store_made_by_hand_is_private(tmp_path: Path) -> None:
+    """Issue 13: run by hand (umask 022) the directory was 0755 and the database 0644, readable by anyone."""
+    old = os.umask(0o022)
+    try:
+        store = Store(tmp_path / "made" / "data", 90, 1 << 20)
+        store.save_states({"door": {"n": 1}})
+    finally:
+        os.umask(old)
+    data = tmp_path / "made" / "data"
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    store.close()
 
 
 def test_creates_database_in_wal_mode_with_schema_version(tmp_path: Path) -> None:
@@ -375,6 +393,7 @@ def test_close_folds_the_wal_into_the_database(tmp_path: Path) -> None:
 CRASH_WRITER = """
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -555,3 +574,50 @@ def test_schema_1_whole_state_documents_are_converted_once_and_removed(
     restored = SensorAnomaly("door", AnomalySettings(warmup_weeks=1), 3600, UTC, state=state)
     assert restored.state().rows == state.rows
     assert restored.state().document == {**state.document, "timezone": "UTC"}, "from now on the zone is recorded"
+
+
+def test_a_fresh_store_logs_no_migration_an_upgraded_one_does(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="agent.store.database"):
+        open_store(tmp_path / "fresh").close()
+    assert "migrated" not in caplog.text, "creating a store is not an upgrade"
+    (tmp_path / "old" / "data").mkdir(parents=True)
+    db = raw(tmp_path / "old")
+    for statement in _MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with caplog.at_level(logging.INFO, logger="agent.store.database"):
+        open_store(tmp_path / "old").close()
+    assert [r.getMessage() for r in caplog.records] == [f"store schema migrated to version {SCHEMA_VERSION}"]
+
+
+@pytest.fixture
+def berlin_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone (what a log line's times are shown in) set to Europe/Berlin."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_store_warnings_show_local_times(tmp_path: Path, caplog: pytest.LogCaptureFixture, berlin_time: None) -> None:
+    store = open_store(tmp_path)
+    interval, topic, payload = record("door", NOW)
+    store.commit_close([(interval, topic, payload)], {})
+    with caplog.at_level(logging.WARNING, logger="agent.store.database"):
+        store.commit_close([(interval, topic, b'{"different": true}')], {})
+    assert "interval door at 2026-05-28T22:26:40+02:00 closed again with different content" in caplog.text
+    assert str(NOW) not in caplog.text
+    store.close()
+
+    caplog.clear()
+    store = open_store(tmp_path / "full")
+    fill(store, 300, acknowledged=0)
+    store.max_bytes = store.size_bytes() // 2
+    with caplog.at_level(logging.WARNING, logger="agent.store.database"):
+        store.enforce_limits(NOW)
+    (warning,) = [r.getMessage() for r in caplog.records if "unsent" in r.getMessage()]
+    assert re.search(r"oldest queued at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0[12]:00;", warning), warning
+    store.close()

@@ -26,7 +26,13 @@ from agent.vision.detectors.ssdlite import (
 )
 
 REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
-SHIPPED = ["ssdlite_person_fp32.onnx", "ssdlite_person_int8.onnx", "ssdlite_anchors.npy"]
+SHIPPED = [
+    "ssdlite_person_fp32.onnx",
+    "ssdlite_person_int8.onnx",
+    "ssdlite_anchors.npy",
+    "nanodet_person_fp32.onnx",
+    "nanodet_person_int8.onnx",
+]
 
 # Hand-judged extent of the person in scikit-image's photographs (x1, y1, x2, y2 pixels): the astronaut
 # from hair to the bottom edge, without the helmet in her hands; the cameraman without the tripod.

@@ -1,7 +1,8 @@
 """`replay --detections`: CSV in, counts out, through the same pipeline as the camera.
 
-Includes one real recording end to end: the bottleneck experiment of ../shared/data/trajectories
-(75 people leaving through a narrow exit, heads tracked from above), seen by a simulated overhead camera.
+Includes real recordings end to end, heads tracked from above and seen by a simulated overhead camera: 61 people
+walking through an opening (vendored in tests/data/, always run) and the bottleneck experiment of
+../shared/data/trajectories (75 people leaving through a narrow exit; skipped on a fresh clone without it).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from agent.config.camera import CameraSensorConfig
 from agent.vision import replay
 from agent.vision.camera_counter import CameraCounter, FrameStep
 from tests import clips
+from tests.trajectories import RECORDINGS, Recording, needs
+from tests.trajectories import path as recording_path
 
 REPO = Path(__file__).resolve().parents[2]
-BOTTLENECK = REPO / ".." / "shared" / "data" / "trajectories" / "040_c_56_h-.txt"
+BOTTLENECK = RECORDINGS["040_c_56_h-.txt"]
+OPENING = RECORDINGS["uo-050-180-180.txt"]
 HEADER = "frame,x1,y1,x2,y2,score\n"
 
 
@@ -62,7 +66,14 @@ LINE = ["--line=0,300,640,300", "--in-side=320,400"]
 def test_json_counts_per_line(two_people: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["--detections", str(two_people), "--fps", "25", *LINE, "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out) == {"lines": {"line": {"in": 1, "out": 1}}, "zones": {}}
+    lines = {"line": {"in": 1, "out": 1}}
+    assert json.loads(out) == {
+        "ins": 1,
+        "outs": 1,
+        "lines": lines,
+        "zones": {},
+        "intervals": [{"start": 0.0, "end": 6.0, "ins": 1, "outs": 1, "lines": lines, "zones": {}}],
+    }, "no agent config: the whole replay is one interval"
 
 
 def test_text_output(two_people: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,7 +100,7 @@ def test_module_entry_point_prints_only_json(two_people: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"lines": {"line": {"in": 1, "out": 1}}, "zones": {}}
+    assert json.loads(proc.stdout)["lines"] == {"line": {"in": 1, "out": 1}}
     assert proc.stdout.count("\n") == 1
 
 
@@ -145,7 +156,8 @@ def test_empty_file_counts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture
     path.write_text(HEADER)
     code, out, _ = run(["--detections", str(path), *LINE, "--json"], capsys)
     assert code == 0
-    assert json.loads(out) == {"lines": {"line": {"in": 0, "out": 0}}, "zones": {}}
+    doc = json.loads(out)
+    assert (doc["ins"], doc["outs"], doc["lines"], doc["zones"]) == (0, 0, {"line": {"in": 0, "out": 0}}, {})
 
 
 @pytest.mark.parametrize(
@@ -262,13 +274,18 @@ def test_config_errors_name_the_key_and_line(
 PX_PER_M = 160.0
 
 
-def bottleneck_detections(
-    rng: np.random.Generator | None, miss: float = 0.0, jitter: float = 0.0, fp_per_frame: float = 0.0
+def recording_detections(
+    rec: Recording,
+    rng: np.random.Generator | None,
+    miss: float = 0.0,
+    jitter: float = 0.0,
+    fp_per_frame: float = 0.0,
 ) -> np.ndarray:
-    """The bottleneck recording seen from above: heads as 0.46 x 0.28 m head-and-shoulder boxes, the exit
-    line y = 0 across the middle of a 1280x720 image, walking towards -y (down the image) is "in"."""
-    data = np.loadtxt(BOTTLENECK, comments="#")
-    frame, x, y = data[:, 1], data[:, 2], data[:, 3]
+    """A recording (line y = 0, walking towards -y) seen from above: heads as 0.46 x 0.28 m head-and-shoulder
+    boxes, the line across the middle of a 1280x720 image, walking towards -y (down the image) is "in"."""
+    data = np.loadtxt(recording_path(rec), comments="#")
+    frame, x, y = data[:, 1], data[:, 2] * rec.unit_m, data[:, 3] * rec.unit_m
+    x = x - (x.min() + x.max()) / 2
     u, v = 640 + PX_PER_M * x, 360 - PX_PER_M * y
     half_w, half_h = 0.23 * PX_PER_M, 0.14 * PX_PER_M
     boxes = np.stack([u - half_w, v - half_h, u + half_w, v + half_h], axis=1)
@@ -306,24 +323,36 @@ def write_detections(rows: np.ndarray, path: Path) -> Path:
     return path
 
 
-BOTTLENECK_LINE = ["--line=0,360,1280,360", "--in-side=640,600", "--anchor", "center"]
+OVERHEAD_LINE = ["--line=0,360,1280,360", "--in-side=640,600", "--anchor", "center"]
 
 
-def test_real_bottleneck_recording_clean_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_detections(bottleneck_detections(None), tmp_path / "clean.csv")
-    code, out, err = run(["--detections", str(path), *BOTTLENECK_LINE, "--json"], capsys)
+REAL = [
+    pytest.param(OPENING, 61, id="opening"),
+    pytest.param(BOTTLENECK, 75, id="bottleneck", marks=needs(BOTTLENECK)),
+]
+
+
+@pytest.mark.parametrize(("rec", "people"), REAL)
+def test_real_recording_clean_detections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rec: Recording, people: int
+) -> None:
+    path = write_detections(recording_detections(rec, None), tmp_path / "clean.csv")
+    code, out, err = run(["--detections", str(path), *OVERHEAD_LINE, "--json"], capsys)
     assert code == 0, err
-    assert json.loads(out)["lines"]["line"] == {"in": 75, "out": 0}
+    assert json.loads(out)["lines"]["line"] == {"in": people, "out": 0}
 
 
-def test_real_bottleneck_recording_noisy_detections(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("rec", "people"), REAL)
+def test_real_recording_noisy_detections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rec: Recording, people: int
+) -> None:
     """10% missed detections, 5% box jitter, 0.1 false positives per frame: the goal is >= 99% per direction."""
-    rows = bottleneck_detections(np.random.default_rng(5), miss=0.1, jitter=0.05, fp_per_frame=0.1)
+    rows = recording_detections(rec, np.random.default_rng(5), miss=0.1, jitter=0.05, fp_per_frame=0.1)
     path = write_detections(rows, tmp_path / "noisy.csv")
-    code, out, err = run(["--detections", str(path), *BOTTLENECK_LINE, "--json"], capsys)
+    code, out, err = run(["--detections", str(path), *OVERHEAD_LINE, "--json"], capsys)
     assert code == 0, err
     counts = json.loads(out)["lines"]["line"]
-    assert abs(counts["in"] - 75) <= 0.01 * 75
+    assert abs(counts["in"] - people) <= 0.01 * people
     assert counts["out"] == 0
 
 
@@ -339,7 +368,9 @@ def test_video_replay_prints_the_counts_per_interval(tmp_path: Path, capsys: pyt
         f"        - {{name: door, points: {LINE}, in_direction: right}}\n"
     )
     assert main(["replay", "--config", str(config), "--video", str(clip), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    rows = doc["intervals"]
+    assert (doc["ins"], doc["outs"], doc["lines"], doc["zones"]) == (1, 1, {"door": {"in": 1, "out": 1}}, {})
     assert [r["start"] for r in rows] == [float(i) for i in range(len(rows))]
     assert len(rows) == -(-frames // 20)  # every second of the clip, the last one partial
     assert sum(r["ins"] for r in rows) == 1 and sum(r["outs"] for r in rows) == 1
@@ -349,6 +380,41 @@ def test_video_replay_prints_the_counts_per_interval(tmp_path: Path, capsys: pyt
     assert all(r["lines"]["door"] == {"in": r["ins"], "out": r["outs"]} for r in rows)
     assert main(["replay", "--config", str(config), "--video", str(clip)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split() == ["total", "1", "1"]
+
+
+def test_both_modes_take_the_agent_config_and_print_the_same_json_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The clip as video, and the same walk as detections: one agent config, one document shape."""
+    from tests.clips import LINE, write_walk
+
+    clip = tmp_path / "walk.avi"
+    write_walk(clip)
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        f"site: t\nintervals: {{length: 2s}}\nmqtt: {{enabled: false}}\nstore: {{path: {tmp_path}}}\nsensors:\n"
+        "  - id: cam\n    type: camera\n    source: /dev/video0\n    fps: 20\n    counting:\n      lines:\n"
+        f"        - {{name: door, points: {LINE}, in_direction: right}}\n"
+        "      zones:\n        - {name: all, points: [[0, 0], [640, 0], [640, 480], [0, 480]]}\n"
+    )
+    assert main(["replay", "--config", str(config), "--video", str(clip), "--json"]) == 0
+    video = json.loads(capsys.readouterr().out)
+    walker = write_rows(tmp_path / "dets.csv", walker_rows(range(0, 60), 200, 150, 5))
+    assert main(["replay", "--config", str(config), "--detections", str(walker), "--fps", "20", "--json"]) == 0
+    detections = json.loads(capsys.readouterr().out)
+
+    def shape(doc: object) -> object:
+        """Keys all the way down, each list by its first item; values only as a number (or null) or not."""
+        if isinstance(doc, dict):
+            return {key: shape(value) for key, value in doc.items()}
+        if isinstance(doc, list):
+            return [shape(doc[0])] if doc else []
+        return "number" if doc is None or isinstance(doc, int | float) else type(doc).__name__
+
+    assert set(video) == {"ins", "outs", "lines", "zones", "intervals"}
+    assert shape(video) == shape(detections)
+    assert [r["start"] for r in detections["intervals"]] == [0.0, 2.0], "the agent config's 2 s intervals"
+    assert detections["intervals"][-1]["end"] == 3.0
 
 
 def test_video_replay_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -398,7 +464,7 @@ def test_video_replay_analyses_every_due_frame_in_order(tmp_path: Path, fps: flo
     capture.release()
     sensor = camera(clip, fps)
     counter = RecordingCounter(sensor, delay_s=0.002)
-    rows = replay.replay_video(sensor, clip, 1.0, counter)
+    rows = replay.replay_video(sensor, clip, 1.0, counter)["intervals"]
     seen = counter.seen
     assert [t for t, _ in seen] == [i / 20 for i in range(0, count, every)]
     assert all(pixels == decoded[i] for (_, pixels), i in zip(seen, range(0, count, every), strict=True))

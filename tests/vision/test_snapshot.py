@@ -12,7 +12,7 @@ from agent.cli.main import main
 from agent.config.counting import CountingConfig
 from agent.vision.detectors.base import Detections
 from agent.vision.pipeline import CountingPipeline
-from agent.vision.snapshot import draw, in_arrow
+from agent.vision.snapshot import BOX_COLOUR, LOW_BOX_COLOUR, draw, in_arrow
 from tests.clips import write_walk
 
 LINE_YELLOW = np.array([0, 255, 255])
@@ -50,6 +50,18 @@ def test_drawing_marks_lines_zones_and_boxes_and_leaves_the_frame_alone() -> Non
     assert (image[200, 345] == LINE_YELLOW).all()  # the arrow's shaft, inside
     assert (image[200, 295] == 120).all()  # nothing on the outside
     assert (image[200, 400] != 120).any() and (image[200, 10] != 120).any()  # zone outline, box edge
+
+
+def test_boxes_below_the_trackers_high_score_are_drawn_thin_and_grey_and_confident_ones_over_them() -> None:
+    cfg = CountingConfig(lines=[{"name": "door", "points": [[320, 0], [320, 400]], "in_direction": "right"}])
+    frame = np.full((400, 640, 3), 120, np.uint8)
+    boxes = np.array([[10, 50, 200, 380], [100, 100, 300, 300], [400, 60, 600, 300]], np.float32)
+    scores = np.array([0.9, 0.3, 0.49], np.float32)
+    image = draw(frame, CountingPipeline(cfg), Detections(boxes, scores))
+    assert (image[200, 10] == BOX_COLOUR).all() and (image[200, 11] == BOX_COLOUR).all()  # 2 px, green
+    assert (image[150, 400] == LOW_BOX_COLOUR).all() and (image[150, 401] == 120).all()  # 1 px, grey
+    assert (image[150, 300] == LOW_BOX_COLOUR).all() and (image[100, 150] == LOW_BOX_COLOUR).all()
+    assert (image[300, 200] == BOX_COLOUR).all()  # where the edges cross, the confident box is on top
 
 
 def test_snapshot_of_a_clip_finds_the_person(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.trajectories import RECORDINGS, Person, Recording, crossing_steps, crossings, in_out, load, parse
+from tests.trajectories import (
+    RECORDINGS,
+    VENDORED,
+    Person,
+    Recording,
+    crossing_steps,
+    crossings,
+    in_out,
+    load,
+    needs,
+    parse,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +57,16 @@ def test_parse_sorts_people_and_frames_and_converts_units() -> None:
     assert people[1].height_m == pytest.approx(1.71)
 
 
+def test_the_vendored_recording_gives_its_published_counts() -> None:
+    """Always there (tests/data/, with its licence): 61 people through an opening, all towards -y."""
+    rec = RECORDINGS["uo-050-180-180.txt"]
+    assert (VENDORED / rec.name).is_file()
+    people = load(rec)
+    assert len(people) == 61
+    assert in_out(rec, people) == (61, 0)
+
+
+@needs(RECORDINGS["bi_corr_400_b_03.txt"])
 def test_the_bidirectional_corridor_gives_the_readmes_per_person_net_counts() -> None:
     rec = RECORDINGS["bi_corr_400_b_03.txt"]
     people = load(rec)

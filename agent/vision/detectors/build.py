@@ -8,9 +8,11 @@ from typing import Any
 from agent.config.detector import DetectorConfigBase
 from agent.vision.detectors.base import Detector
 from agent.vision.detectors.hog import HogDetector
+from agent.vision.detectors.nanodet import NanodetDetector
 from agent.vision.detectors.ssdlite import SsdliteDetector
 
 _BUILDERS: dict[str, Callable[[Any], Detector]] = {
+    "nanodet": NanodetDetector,
     "ssdlite": SsdliteDetector,
     "hog": HogDetector,
 }

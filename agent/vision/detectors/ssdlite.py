@@ -18,6 +18,7 @@ import numpy as np
 
 from agent.config.detector import SsdliteDetectorConfig
 from agent.vision.detectors.base import Detections, as_bgr, nms
+from agent.vision.detectors.onnx_session import open_session
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -138,8 +139,6 @@ class SsdliteDetector:
     """Runs the network on each frame; one instance per camera, owning its session and thread budget."""
 
     def __init__(self, cfg: SsdliteDetectorConfig) -> None:
-        import onnxruntime as ort  # on use: loading detector configs must not pull in onnxruntime
-
         self.cfg = cfg
         path = model_path(cfg.model)
         if not path.is_file():
@@ -148,13 +147,7 @@ class SsdliteDetector:
                 "(see models/MODEL_CARD.md), or set `model` to the path of an ONNX file"
             )
         self.anchors = load_anchors()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = cfg.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.session: onnxruntime.InferenceSession = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self.session: onnxruntime.InferenceSession = open_session(path, cfg.threads)
         inputs = self.session.get_inputs()
         outputs = self.session.get_outputs()
         if len(inputs) != 1 or list(inputs[0].shape) != [1, INPUT_SIZE, INPUT_SIZE, 3] or len(outputs) != 2:
