@@ -108,6 +108,12 @@ class LineCounter:
         self.handover_time = handover_time
         self.ins = 0
         self.outs = 0
+        # a straight line (the usual door line): its start, unit direction and length, for `_measure`
+        self._straight: tuple[float, float, float, float, float] | None = None
+        if len(self.line.points) == 2:
+            (ax, ay), (bx, by) = self.line.points.tolist()
+            length = float(np.hypot(bx - ax, by - ay))
+            self._straight = (ax, ay, (bx - ax) / length, (by - ay) / length, length)
         self._tracks: dict[int, _LineTrack] = {}
         self._waiting: set[int] = set()  # tracks with crossings held back or a hand-over to settle
         self._holding: set[int] = set()  # tracks with a crossing not yet sure (HOLD_S)
@@ -133,6 +139,22 @@ class LineCounter:
     def __len__(self) -> int:
         """Per-track states held (bounded by the tracker's live tracks)."""
         return len(self._tracks)
+
+    def _measure(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Anchor points of xyxy boxes, their signed distances to the line and whether they are within its
+        extent, as `Polyline.signed_distance` gives them; for a straight line by one projection onto it (the
+        counters do this for every track on every frame). Beyond the extent the distance is the one to the
+        infinite line, not to the nearest end: no caller uses a distance there."""
+        if self._straight is None or self.anchor not in ("bottom-center", "center"):
+            anchors = anchor_points(boxes, self.anchor)
+            dist, within = self.line.signed_distance(anchors)
+            return anchors, dist, within
+        ax, ay, ux, uy, length = self._straight
+        x = (boxes[:, 0] + boxes[:, 2]) * 0.5
+        y = boxes[:, 3] if self.anchor == "bottom-center" else (boxes[:, 1] + boxes[:, 3]) * 0.5
+        rx, ry = x - ax, y - ay
+        along = rx * ux + ry * uy
+        return np.column_stack([x, y]), ux * ry - uy * rx, (along >= 0.0) & (along <= length)
 
     def _emit(self, crossing: Crossing, out: list[Crossing]) -> None:
         if crossing.direction == "in":
@@ -163,8 +185,7 @@ class LineCounter:
         if not candidates:
             return None
         boxes = np.array([tr.box for _, _, tr in candidates], dtype=float)
-        predicted = anchor_points(boxes, self.anchor)
-        dist, within = self.line.signed_distance(predicted)
+        predicted, dist, within = self._measure(boxes)
         reach = np.hypot(predicted[:, 0] - anchor[0], predicted[:, 1] - anchor[1])
         best: int | None = None
         best_d = float("inf")
@@ -195,8 +216,7 @@ class LineCounter:
         observed = [tr for tr in tracks if tr.time_since_update == 0]
         if observed:
             boxes = np.array([tr.box for tr in observed], dtype=float)
-            anchors = anchor_points(boxes, self.anchor)
-            dist, within = self.line.signed_distance(anchors)
+            anchors, dist, within = self._measure(boxes)
             dist *= self.in_sign
             heights = boxes[:, 3] - boxes[:, 1]
             bands = np.maximum(np.maximum(self.min_distance, self.min_distance_box * heights), 1e-9)

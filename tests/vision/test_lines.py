@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from agent.aggregation.records import LineInterval
 from agent.config.counting import CountingConfig, LineConfig
+from agent.vision.geometry import Polyline, anchor_points
 from agent.vision.lines import LineCounter
 from agent.vision.pipeline import FrameResult, IntervalCounts
 from agent.vision.tracking import TrackState
@@ -233,3 +235,20 @@ def test_band_is_the_larger_of_pixels_and_box_fraction(
 ) -> None:
     counter = LineCounter.from_points("door", DOOR, INSIDE, min_distance=band, min_distance_box=box_fraction)
     assert run_line(walk(1, 100, ys), counter) == expected
+
+
+@pytest.mark.parametrize("anchor", ["bottom-center", "center", "top-center"])
+def test_straight_line_measures_as_the_polyline_does(anchor: str) -> None:
+    """A straight line's own projection (the per-frame fast path) gives the geometry's anchors, sides,
+    distances and extent for every box within the extent, whatever the line's direction."""
+    rng = np.random.default_rng(7)
+    for points in ([(0, 100), (200, 100)], [(40, 300), (260, -20)], [(100, 0), (100, 200)]):
+        counter = LineCounter("door", points, 1, anchor)
+        boxes = rng.uniform(-50, 300, (200, 4))
+        boxes[:, 2:] = boxes[:, :2] + rng.uniform(5, 80, (200, 2))
+        anchors, dist, within = counter._measure(boxes)
+        want = anchor_points(boxes, anchor)
+        want_dist, want_within = Polyline(points).signed_distance(want)
+        assert np.array_equal(anchors, want)
+        assert np.array_equal(within, want_within)
+        assert np.allclose(dist[within], want_dist[within], rtol=0, atol=1e-9)
