@@ -88,9 +88,9 @@ LINE_CASES = [
         0,
     ),
     LineCase(
-        "track broken on the line, new id on the other side (hand-over)",
+        "track broken on the line, new id on the other side (hand-over, once seen there for HOLD_S)",
         walk(1, 100, steps(40, 92))
-        + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160)[1:])),
+        + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160, 1.5)[1:])),
         1,
         0,
     ),
@@ -124,6 +124,21 @@ LINE_CASES = [
         "hand-over needs the new track to be near",
         walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 20), walk(2, 180, steps(112, 160))),
         0,
+        0,
+    ),
+    LineCase(
+        "a short false positive beside a lost track takes nothing over",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 20), walk(2, 100, [115.0], T) + walk(2, 100, [116.0, 115.0, 116.0]))
+        + walk(1, 100, steps(95, 40)),
+        0,
+        0,
+    ),
+    LineCase(
+        "hand-over from a lost track evicted while its heir is still tentative",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 2), walk(2, 100, [112.0, 114.0, 116.0], T) + walk(2, 100, steps(118, 160, 2))),
+        1,
         0,
     ),
     LineCase(
