@@ -26,10 +26,10 @@ A count has to survive what trackers and detectors really deliver, so the rules 
   lost track is still lost and still on its side, the crossing is counted once and the lost track's side is
   cleared, so that if it re-appears it cannot count the same passage again. If the lost track is evicted while the
   new one waits, the crossing is the new track's to count once it is sure (the lost track's own end then judges
-  nothing). A lost track can give its side away only once; a new track that never confirms takes nothing away;
-  someone standing beside the line does not inherit the side of a neighbour whose track was lost walking away from
-  it, and someone walking towards the line from its far side (coming the other way) does not inherit the side of a
-  track lost on its way over.
+  nothing); a new track back over the line before then counts only its own crossing. A lost track can give its
+  side away only once; a new track that never confirms takes nothing away; someone standing beside the line does
+  not inherit the side of a neighbour whose track was lost walking away from it, and someone walking towards the
+  line from its far side (coming the other way) does not inherit the side of a track lost on its way over.
 
 Pure: no I/O, no threads; time is passed in as float seconds.
 """
@@ -290,6 +290,9 @@ class LineCounter:
     ) -> None:
         """The anchor got past the band on `side`: a crossing if it had a side before, else maybe a hand-over."""
         if st.side != 0:
+            # an heir back over the line before its hand-over was sure takes nothing over: its own crossing
+            # counts, never that one and the lost track's in the same direction
+            st.donor, st.donor_ended = None, False
             crossing = Crossing(self.name, tr.id, "in" if side > 0 else "out", t_cross)
             if st.held is not None:  # back where it came from before the crossing was sure: neither counts
                 st.held = None

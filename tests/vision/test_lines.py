@@ -142,6 +142,13 @@ LINE_CASES = [
         0,
     ),
     LineCase(
+        "an heir back over the line before its hand-over is sure counts only its own crossing",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 2), walk(2, 100, [112.0, 114.0, 116.0], T) + walk(2, 100, steps(116, 40, 4)[1:])),
+        0,
+        1,
+    ),
+    LineCase(
         "hand-over to a track that never confirms takes nothing away",
         walk(1, 100, steps(40, 92))
         + merge(lost(1, 100, 100, 3), walk(2, 100, [112.0, 116.0], T))
