@@ -59,6 +59,9 @@ def _demo_data_dir() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agent.runtime.allocator import limit_arenas
+
+    limit_arenas()  # before any thread of the agent starts (see agent.runtime.allocator)
     from agent.config.demo import demo_config
     from agent.config.errors import ConfigError
     from agent.config.loader import load_config

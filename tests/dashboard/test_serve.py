@@ -21,6 +21,21 @@ from agent.cli.main import main
 from agent.dashboard.serve import STATIC_DIR, broker_url, config_script, make_server, server_url, topic_filter
 
 ROOT = Path(__file__).resolve().parents[2]
+# The page's own scripts, in the order index.html loads them (each uses only those before it).
+PAGE_SCRIPTS = (
+    "format.js",
+    "dom.js",
+    "fleet-state.js",
+    "stats.js",
+    "view-state.js",
+    "event-feed.js",
+    "fleet-view.js",
+    "charts.js",
+    "site-view.js",
+    "connection.js",
+    "frame.js",
+    "page.js",
+)
 
 
 @pytest.fixture
@@ -52,7 +67,7 @@ def test_the_page_and_its_files_are_served_with_their_types(served: tuple[str, i
     assert "connect-src 'self' ws: wss:" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     for path, kind in (
-        ("/app.js", "text/javascript"),
+        *((f"/{script}", "text/javascript") for script in PAGE_SCRIPTS),
         ("/style.css", "text/css"),
         ("/vendor/mqtt.min.js", "text/javascript"),
         ("/vendor/uPlot.iife.min.js", "text/javascript"),
@@ -116,9 +131,20 @@ def test_invalid_topic_filters(bad: str) -> None:
 def test_every_file_the_page_loads_is_shipped() -> None:
     html = (STATIC_DIR / "index.html").read_text()
     refs = re.findall(r'(?:src|href)="([^"#:]+)"', html)
-    assert {"config.js", "app.js", "style.css", "vendor/mqtt.min.js", "vendor/uPlot.iife.min.js"} <= set(refs)
+    assert {"config.js", "style.css", "vendor/mqtt.min.js", "vendor/uPlot.iife.min.js", *PAGE_SCRIPTS} <= set(refs)
     for ref in refs:
         assert (STATIC_DIR / ref).is_file(), ref
+
+
+def test_the_page_loads_every_script_of_its_own_as_a_deferred_classic_script_in_order() -> None:
+    """Classic scripts, not modules: the page also works opened from disk (`file://`), where modules do not load."""
+    html = (STATIC_DIR / "index.html").read_text()
+    tags = re.findall(r"<script [^>]*>", html)
+    own = [re.search(r'src="([^"]+)"', tag).group(1) for tag in tags if 'src="vendor/' not in tag]  # type: ignore[union-attr]
+    assert own == ["config.js", *PAGE_SCRIPTS]
+    assert all(" defer" in tag and "module" not in tag for tag in tags if 'src="config.js"' not in tag)
+    shipped = {p.name for p in STATIC_DIR.glob("*.js")} - {"config.js"}
+    assert shipped == set(PAGE_SCRIPTS), "every script in static/ is loaded by the page"
 
 
 def test_the_package_data_covers_every_static_file() -> None:
