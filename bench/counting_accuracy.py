@@ -3,16 +3,21 @@
 Walks and cameras (bench/counting_scenes.py): the five real Juelich recordings (../shared/data/trajectories/)
 and simulated shop doors (JuPedSim, skipped with a note when it is not installed: `pip install
 jupedsim==1.4.2`), each seen by an overhead camera (head anchor) and an elevated side camera (feet anchor),
-with exact boxes and the true crossings of the line.
+and the real MOT15 box tracks of TUD-Campus and TUD-Stadtmitte (elevated side views, feet anchor; fetched
+by pip from the motmetrics 1.4.0 wheel, pinned and hash-checked, skipped with a note when pip cannot get it),
+with exact boxes of every person and the true crossings of the line.
 
 Detector failures (tests/vision/detector_noise.py): independent misses, occlusion bursts, merged boxes,
 box jitter, short false positives and lower scores, each a parameter. The grid is every class alone at its
-hard value, then the three combined levels of the goals:
+hard value, then the three combined levels of the goals (issue 14's):
 
-    clean     exact boxes, scores 0.9
+    clean     exact boxes of everybody, scores 0.9
     moderate  10% misses, bursts 0.4%/person-frame (5-10 frames), merges 5% (5-15 frames), jitter 5%,
               0.1 false positives per frame (1-3 frames), scores 0.8
     hard      20% misses, bursts 0.8%, merges 5%, jitter 10%, 0.2 false positives per frame, scores 0.7
+
+and, reported apart from the goals, the side views' people hidden more than 70% behind a nearer person given
+no box at all, alone ("hidden") and with the hard level ("hard + hidden").
 
 Each cell's detections are written to CSV files and counted by the real `footfall-agent replay --detections
 ... --line ... --in-side ... --anchor ... --json` with its default tracker and line settings (one Python
@@ -24,7 +29,7 @@ Accuracy per direction = 1 - sum |counted - truth| / sum truth, pooled over ever
 is each walk's main direction, so false outs of one-way flows count against "out"). Goals: >= 0.99 clean,
 >= 0.99 moderate, >= 0.97 hard, and never below the baseline.
 
-    python bench/counting_accuracy.py [--seeds 1 2 3] [--quick] [--jobs 2] [--families juelich door]
+    python bench/counting_accuracy.py [--seeds 1 2 3] [--quick] [--jobs 2] [--families juelich door mot15]
 """
 
 from __future__ import annotations
@@ -49,10 +54,16 @@ sys.path.insert(0, str(REPO / "bench"))
 import greedy_baseline  # noqa: E402
 from counting_scenes import Scene, scenes  # noqa: E402
 
-from tests.vision.detector_noise import CLASSES, LEVELS, Noise, simulate, write_csv  # noqa: E402
+from tests.vision.detector_noise import CLASSES, LEVELS, SCENARIOS, Noise, simulate, write_csv  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 GOALS = {"clean": 0.99, "moderate": 0.99, "hard": 0.97}
+
+
+def issue_family(r: Result) -> bool:
+    """The families of issue 14's held-out measurement: shop doors and MOT15 box tracks."""
+    return r.scene.family in ("door", "mot15")
+
 
 DRIVER = """
 import json, sys
@@ -155,8 +166,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of the doors and the noise")
     ap.add_argument("--quick", action="store_true", help="only the three combined levels")
-    ap.add_argument("--classes", action="store_true", help="only each failure class alone")
-    ap.add_argument("--families", nargs="+", default=["juelich", "door"], choices=["juelich", "door"])
+    ap.add_argument("--classes", action="store_true", help="only each failure class alone and the scenarios")
+    ap.add_argument("--cells", nargs="+", default=[], help="only these cells (e.g. merges hard)")
+    families = ["juelich", "door", "mot15"]
+    ap.add_argument("--families", nargs="+", default=families, choices=families)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cells run in parallel")
     ap.add_argument("--in-process", action="store_true", help="run the pipeline here instead of the command")
     ap.add_argument("--replay-args", default="", help="extra options passed to replay")
@@ -164,7 +177,10 @@ def main() -> int:
     args = ap.parse_args()
 
     started = time.monotonic()
-    cells: dict[str, Noise] = dict(LEVELS) if args.quick else dict(CLASSES) if args.classes else {**CLASSES, **LEVELS}
+    every: dict[str, Noise] = {**CLASSES, **LEVELS, **SCENARIOS}
+    cells = dict(LEVELS) if args.quick else {**CLASSES, **SCENARIOS} if args.classes else every
+    if args.cells:
+        cells = {name: every[name] for name in args.cells}
     by_seed: dict[int, list[Scene]] = {}
     notes: list[str] = []
     for seed in args.seeds:
@@ -180,10 +196,10 @@ def main() -> int:
     def job(key: tuple[int, str]) -> list[Result]:
         seed, cell = key
         noise = cells[cell]
-        cell_index = list({**CLASSES, **LEVELS}).index(cell)  # the same draws whichever cells run
+        cell_index = list(every).index(cell)  # the same draws whichever cells run
         paths, argvs, greedy, ours = [], [], [], []
         for i, scene in enumerate(by_seed[seed]):
-            rows = simulate(scene.pid, scene.frame, scene.boxes, scene.size, noise, [seed, cell_index, i])
+            rows = simulate(scene.pid, scene.frame, scene.boxes, scene.size, noise, [seed, cell_index, i], scene.hidden)
             greedy.append(greedy_baseline.count(rows, scene.line, scene.in_point, scene.anchor))
             if args.in_process:
                 ours.append(run_in_process(rows, scene))
@@ -210,20 +226,26 @@ def main() -> int:
     print(f"Truth over all walks, views and seeds: {truth_in} in, {truth_out} out")
     table("All walks and views, pooled (ratio: worse direction, ours / greedy)", list(cells), results)
     groups = sorted({(s.family, s.view) for s in all_scenes})
+    shown = [c for c in [*LEVELS, *SCENARIOS] if c in cells]
     for family, view in groups:
         part = [r for r in results if (r.scene.family, r.scene.view) == (family, view)]
         t_in = sum(r.scene.truth[0] for r in part) // len(cells)
         t_out = sum(r.scene.truth[1] for r in part) // len(cells)
-        table(f"{family}, {view} view (truth {t_in} in, {t_out} out)", list(LEVELS), part)
-    if args.classes:
+        table(f"{family}, {view} view (truth {t_in} in, {t_out} out)", shown, part)
+    for family in sorted({s.family for s in all_scenes}):
+        part = [r for r in results if r.scene.family == family]
+        t_in = sum(r.scene.truth[0] for r in part) // len(cells)
+        t_out = sum(r.scene.truth[1] for r in part) // len(cells)
+        table(f"{family}, all views (truth {t_in} in, {t_out} out)", shown, part)
+    if args.per_scene:
+        for cell in cells:
+            print(f"\n{cell}: per scene, counted (ours / greedy) vs truth")
+            for r in results:
+                if r.cell == cell and r.seed == args.seeds[0]:
+                    print(f"  s{r.seed} {r.scene.name:24s} {r.scene.view:8s} {r.ours} / {r.greedy} vs {r.scene.truth}")
+    if not all(level in cells for level in LEVELS):
         print(f"\n({time.monotonic() - started:.0f} s)")
         return 0
-    if args.per_scene:
-        for level in LEVELS:
-            print(f"\n{level}: per scene, counted (ours / greedy) vs truth")
-            for r in results:
-                if r.cell == level:
-                    print(f"  s{r.seed} {r.scene.name:24s} {r.scene.view:8s} {r.ours} / {r.greedy} vs {r.scene.truth}")
     print("\nPer seed, worse direction (ours / greedy):")
     for level in LEVELS:
         per = []
@@ -231,17 +253,20 @@ def main() -> int:
             rs = [r for r in results if r.cell == level and r.seed == seed]
             per.append(f"s{seed} {worst(accuracy(rs, 'ours')):.3f}/{worst(accuracy(rs, 'greedy')):.3f}")
         print(f"  {level:9s} " + "  ".join(per))
-    print("\nVerdict:")
     passed = True
-    for level, goal in GOALS.items():
-        rs = [r for r in results if r.cell == level]
-        ours, greedy = accuracy(rs, "ours"), accuracy(rs, "greedy")
-        good = worst(ours) >= goal and worst(ours) >= worst(greedy)
-        passed &= good
-        print(
-            f"  {level:9s} in {ours[0]:.3f} out {ours[1]:.3f} (goal >= {goal}, greedy {greedy[0]:.3f} / "
-            f"{greedy[1]:.3f}): {'PASS' if good else 'FAIL'}"
-        )
+    for title, keep in (("all walks", lambda r: True), ("issue 14's families, doors and MOT15", issue_family)):
+        print(f"\nVerdict, {title}:")
+        for level, goal in GOALS.items():
+            rs = [r for r in results if r.cell == level and keep(r)]
+            if not rs:
+                continue
+            ours, greedy = accuracy(rs, "ours"), accuracy(rs, "greedy")
+            good = worst(ours) >= goal and worst(ours) >= worst(greedy)
+            passed &= good
+            print(
+                f"  {level:9s} in {ours[0]:.3f} out {ours[1]:.3f} (goal >= {goal}, greedy {greedy[0]:.3f} / "
+                f"{greedy[1]:.3f}): {'PASS' if good else 'FAIL'}"
+            )
     print(f"  overall: {'PASS' if passed else 'FAIL'}   ({time.monotonic() - started:.0f} s)")
     return 0 if passed else 1
 

@@ -1,29 +1,45 @@
 """People walking past a counting line, with exact boxes as a camera sees them and the true crossings.
 
-Two sources of walks:
+Three sources of walks:
 - real: heads tracked in the Juelich crowd experiments (../shared/data/trajectories/, tests/trajectories.py),
   25 fps, corridors and bottlenecks with tens to hundreds of people;
 - simulated shop doors (JuPedSim, an optional benchmark extra: `pip install jupedsim==1.4.2`): a wall with one
   door between the street and the shop, people walking in (and out) through it, 10 fps like the agent's
-  camera. `DOORS` lists the doors; each seed places the people differently.
+  camera. `DOORS` lists the doors; each seed places the people differently;
+- real box tracks (MOT15): the hand-annotated ground-truth boxes of two MOT15 sequences, TUD-Campus and
+  TUD-Stadtmitte (640x480, 25 fps, elevated side views of people walking across a campus and a street),
+  as the PyPI package motmetrics 1.4.0 ships them in its wheel (`mot15_scenes`).
 
-Two cameras for each walk:
+Two cameras for each Juelich and door walk:
 - overhead: a pinhole 6 m above the middle of the line looking straight down, 1280x720 at 160 px/m at head
   height; the box is the head-and-shoulders ellipse seen from above, the anchor the box centre (the head);
 - side: an elevated camera 3.5 m high, 4.5 m away from the line on the inside and 3 m to the side, looking at
   the middle of the line (horizontal field of view 70 degrees, 1280x720), the box the whole body from feet
   to head (0.45 m wide), the anchor the bottom centre (the feet). People queueing towards the camera overlap
-  in the image, as they do through a real door camera; a person whose box is more than 70% behind one
-  nearer person's box is not in the exact boxes at all (no detector sees them).
+  in the image, as they do through a real door camera. Every person has their exact box, hidden or not (a
+  detector's failures are the noise model's business); a person whose box is more than 70% behind one
+  nearer person's box is marked `hidden`, so that the benchmark can also report the separate scenario in
+  which nobody sees them at all (no tracker can count a person it never gets a box of).
 
 Truth: crossings of the line per person with a 5 cm band in the world (tests/trajectories.py), within the
 line's extent. The line is drawn in the image as the projection of its ground segment, so for the feet
 anchor (on the ground) and the overhead head anchor the side in the image is the side in the world.
+
+MOT15 lines and truth, by one rule for both sequences (nothing placed by looking at a count): the walking
+area is the range of the people's feet x (bottom centres of the annotated boxes, clipped to the image); three
+vertical lines stand at a quarter, half and three quarters of its width, over the whole image height, each a
+scene of its own, "in" towards the right. A crossing is a change of side of a person's feet beyond a band of
+`MOT15_TRUTH_BAND` of their box height (about the 5 cm of the other walks for a 1.7 m person is 0.03;
+annotated box edges wobble by more, so 0.05), counted from the annotated track itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 import sys
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +63,15 @@ SHOULDERS_M, DEPTH_M = 0.46, 0.28
 SIDE_HEIGHT_M, SIDE_BACK_M, SIDE_ASIDE_M, SIDE_HFOV_DEG = 3.5, 4.5, 3.0, 70.0
 BODY_WIDTH_M = 0.45
 HIDDEN = 0.7  # a box covered this much by one nearer person's box is not seen at all
+# MOT15 box tracks: the wheel of motmetrics 1.4.0 (MIT licence for the package; the sequences' own terms are
+# MOTChallenge's, which the wheel does not restate: the benchmark reads them at run time and never copies them
+# into the repository). Fetched with pip, pinned and hash-checked.
+MOTMETRICS = "motmetrics==1.4.0"
+MOTMETRICS_SHA256 = "cd4d691bd787360f1cd0a2127fe8a14d0646fb2912b344a9498719e132b25738"
+MOT15 = {"TUD-Campus": 25.0, "TUD-Stadtmitte": 25.0}  # sequence: frames per second (MOTChallenge seqinfo)
+MOT15_SIZE = (640, 480)
+MOT15_LINES = (0.25, 0.5, 0.75)
+MOT15_TRUTH_BAND = 0.05
 
 
 @dataclass(frozen=True)
@@ -64,10 +89,9 @@ class Scene:
     in_point: tuple[float, float]
     anchor: str
     truth: tuple[int, int]  # (in, out)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return WIDTH, HEIGHT
+    size: tuple[int, int] = (WIDTH, HEIGHT)
+    # per row: more than `HIDDEN` behind one nearer person's box (side views only), for the "hidden" scenario
+    hidden: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -273,7 +297,7 @@ def side(walk: Walk) -> Scene:
         u, v, _ = project(np.array([[p[0], p[1], 0.0]]))
         return float(u[0]), float(v[0])
 
-    keep = np.flatnonzero(seen & ~_hidden(frame, boxes, depth))
+    keep = np.flatnonzero(seen)
     return _scene(
         walk,
         "side",
@@ -283,6 +307,7 @@ def side(walk: Walk) -> Scene:
         (image(walk.a), image(walk.b)),
         image(tuple(centre + normal)),  # type: ignore[arg-type]
         "bottom-center",
+        _hidden(frame[keep], boxes[keep], depth[keep]),
     )
 
 
@@ -311,15 +336,92 @@ def _scene(
     line: tuple[tuple[float, float], tuple[float, float]],
     in_point: tuple[float, float],
     anchor: str,
+    hidden: np.ndarray | None = None,
 ) -> Scene:
     first = int(frame.min())
-    return Scene(walk.name, walk.family, view, walk.fps, pid, frame - first, boxes, line, in_point, anchor, truth(walk))
+    return Scene(
+        walk.name,
+        walk.family,
+        view,
+        walk.fps,
+        pid,
+        frame - first,
+        boxes,
+        line,
+        in_point,
+        anchor,
+        truth(walk),
+        hidden=hidden,
+    )
 
 
-def scenes(seeds: list[int], families: tuple[str, ...] = ("juelich", "door")) -> tuple[list[Scene], list[str]]:
-    """Every walk through both cameras, and notes on what had to be left out (and why)."""
+def mot15_ground_truth() -> dict[str, np.ndarray] | str:
+    """The annotated boxes (frame, id, x, y, w, h per row) of each MOT15 sequence from the motmetrics wheel,
+    downloaded by pip with its pinned hash; or why they could not be had."""
+    with tempfile.TemporaryDirectory(prefix="mot15-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(f"{MOTMETRICS} --hash=sha256:{MOTMETRICS_SHA256}\n")
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--require-hashes"]
+        proc = subprocess.run([*cmd, "-r", str(req), "-d", tmp], capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("motmetrics-*.whl"))
+        if proc.returncode != 0 or len(wheels) != 1:
+            return f"pip could not fetch {MOTMETRICS}: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
+        if hashlib.sha256(wheels[0].read_bytes()).hexdigest() != MOTMETRICS_SHA256:
+            return f"{wheels[0].name} does not have the pinned sha256"
+        with zipfile.ZipFile(wheels[0]) as whl:
+            return {
+                name: np.loadtxt(whl.read(f"motmetrics/data/{name}/gt.txt").decode().splitlines(), delimiter=",")
+                for name in MOT15
+            }
+
+
+def mot15_scenes(ground_truth: dict[str, np.ndarray]) -> list[Scene]:
+    """Three vertical lines across each sequence's walking area (see the module docstring), feet anchor."""
+    out = []
+    width, height = MOT15_SIZE
+    for name, gt in ground_truth.items():
+        gt = gt[np.lexsort((gt[:, 0], gt[:, 1]))]
+        pid, frame = gt[:, 1].astype(int), gt[:, 0].astype(int) - 1
+        boxes = np.column_stack([gt[:, 2], gt[:, 3], gt[:, 2] + gt[:, 4], gt[:, 3] + gt[:, 5]])
+        feet = np.clip((boxes[:, 0] + boxes[:, 2]) / 2, 0, width)
+        for frac in MOT15_LINES:
+            x = float(feet.min() + frac * (feet.max() - feet.min()))
+            ins = outs = 0
+            for p in np.unique(pid):
+                mine = pid == p
+                i, o = crossings((feet[mine] - x) / gt[mine, 5], MOT15_TRUTH_BAND)
+                ins, outs = ins + i, outs + o
+            out.append(
+                Scene(
+                    f"{name}-x{frac:g}",
+                    "mot15",
+                    "side",
+                    MOT15[name],
+                    pid,
+                    frame - frame.min(),
+                    boxes,
+                    ((x, 0.0), (x, float(height))),
+                    (x + 50.0, height / 2),
+                    "bottom-center",
+                    (ins, outs),
+                    size=MOT15_SIZE,
+                    hidden=np.zeros(len(pid), dtype=bool),
+                )  # fmt: skip
+            )
+    return out
+
+
+def scenes(seeds: list[int], families: tuple[str, ...] = ("juelich", "door", "mot15")) -> tuple[list[Scene], list[str]]:
+    """Every walk through both cameras, the MOT15 box tracks, and notes on what had to be left out (and why)."""
     notes: list[str] = []
     walks: list[Walk] = []
+    extra: list[Scene] = []
+    if "mot15" in families:
+        got = mot15_ground_truth()
+        if isinstance(got, str):
+            notes.append(f"MOT15 box tracks left out: {got}")
+        else:
+            extra = mot15_scenes(got)
     if "juelich" in families:
         if TRAJECTORIES.is_dir():
             walks += juelich_walks()
@@ -330,4 +432,4 @@ def scenes(seeds: list[int], families: tuple[str, ...] = ("juelich", "door")) ->
             walks += [door_walk(door, seed) for door in DOORS for seed in seeds]
         else:
             notes.append(f"shop doors left out: JuPedSim is not installed (pip install jupedsim=={JUPEDSIM_VERSION})")
-    return [view(w) for w in walks for view in (overhead, side)], notes
+    return [view(w) for w in walks for view in (overhead, side)] + extra, notes

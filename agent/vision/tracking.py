@@ -24,7 +24,6 @@ Pure: no I/O, no threads, no clocks; the frame index is passed in.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -36,6 +35,8 @@ from agent.vision.assignment import linear_assignment
 _STD_POSITION = 1.0 / 20.0
 _STD_VELOCITY = 1.0 / 160.0
 _BIG = 1e6
+_NONE = np.zeros(0, dtype=int)
+_RANGE = np.arange(256)
 # Merged boxes (`Tracker._hold_merged`): another person's predicted box at least this much inside the
 # detection, the detection at least this much larger than the matched track's prediction (two people side by
 # side make 1.5-2x one person's box; 10% edge jitter alone rarely makes 1.4x), and that person seen within
@@ -119,13 +120,59 @@ def _cxcywh_to_xyxy(s: np.ndarray) -> np.ndarray:
 
 
 def _assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one matching; pairs costlier than `max_cost` are never matched."""
-    if cost.size == 0:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    gated = np.where(cost <= max_cost, cost, _BIG)
-    rows, cols = linear_assignment(gated)
-    ok = gated[rows, cols] < _BIG
-    return rows[ok], cols[ok]
+    """Minimum-cost one-to-one matching; pairs costlier than `max_cost` are never matched.
+
+    Most frames have no conflict: every track's cheapest detection within the gate is a different one, or
+    (with more tracks than detections, lost ones waiting) every detection's cheapest track is, and no
+    matching can then beat those minima. Only otherwise does the exact solver run, on the tracks and
+    detections that have some pair within the gate (a lost track far from everyone takes no part)."""
+    allowed = cost <= max_cost
+    if not allowed.any():
+        return _NONE, _NONE
+    gated = np.where(allowed, cost, _BIG)
+    best = gated.argmin(axis=1)
+    rows = np.flatnonzero(allowed[_arange(len(best)), best])
+    cols = best[rows]
+    if len(set(cols.tolist())) == len(cols):
+        return rows, cols
+    best = gated.argmin(axis=0)
+    cols = np.flatnonzero(allowed[best, _arange(len(best))])
+    rows = best[cols]
+    if len(set(rows.tolist())) == len(rows):
+        order = np.argsort(rows)
+        return rows[order], cols[order]
+    # a conflict: solve each group of tracks linked through shared candidate detections on its own (a crowd
+    # falls apart into pairs and threes, and the exact solver's cost grows with the cube of its size)
+    rows = np.flatnonzero(allowed.any(axis=1))
+    cols = np.flatnonzero(allowed.any(axis=0))
+    link = allowed[rows[:, None], cols]
+    linked = link.astype(np.float32)
+    reach = (linked @ linked.T) > 0  # rows sharing a column
+    while True:
+        wider = (reach.astype(np.float32) @ reach.astype(np.float32)) > 0
+        if np.array_equal(wider, reach):
+            break
+        reach = wider
+    label = reach.argmax(axis=1)  # the first row of each row's group
+    size = np.bincount(label, minlength=len(label))[label]
+    alone = size == 1  # no other track wants any of its detections: its cheapest one is its own
+    out_r = [rows[alone]]
+    out_c = [gated[rows[alone]].argmin(axis=1)]
+    for first in np.unique(label[~alone]).tolist():
+        members = np.flatnonzero(label == first)
+        group_cols = np.flatnonzero(link[members].any(axis=0))
+        block = gated[rows[members][:, None], cols[group_cols]]
+        r, c = linear_assignment(block)
+        ok = block[r, c] < _BIG
+        out_r.append(rows[members[r[ok]]])
+        out_c.append(cols[group_cols[c[ok]]])
+    all_r, all_c = np.concatenate(out_r), np.concatenate(out_c)
+    order = np.argsort(all_r)
+    return all_r[order], all_c[order]
+
+
+def _arange(n: int) -> np.ndarray:
+    return _RANGE[:n] if n <= len(_RANGE) else np.arange(n)
 
 
 def _size_scale(x: np.ndarray) -> np.ndarray:
@@ -239,32 +286,16 @@ class Tracker:
             matched_rows: list[np.ndarray] = []
             matched_dets: list[np.ndarray] = []
 
-            def iou_cost(rows: np.ndarray, dets: np.ndarray) -> np.ndarray:
-                return 1.0 - iou_matrix(predicted[rows], boxes[dets])
-
-            def centre_cost(rows: np.ndarray, dets: np.ndarray) -> np.ndarray:
-                """Distance between predicted and detected centres, in box sizes (sqrt of the box area)."""
-                centre = self._kf[rows, _X, :2]
-                size = np.sqrt(np.prod(np.maximum(self._kf[rows, _X, 2:4], 1.0), axis=1))
-                z = (boxes[dets, 0:2] + boxes[dets, 2:4]) * 0.5
-                dist = np.hypot(centre[:, None, 0] - z[None, :, 0], centre[:, None, 1] - z[None, :, 1])
-                return dist / size[:, None]
-
-            def stage(
-                track_mask: np.ndarray,
-                dets: np.ndarray,
-                cost: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                max_cost: float,
-            ) -> None:
+            def stage(track_mask: np.ndarray, det_mask: np.ndarray, cost: np.ndarray, max_cost: float) -> None:
+                """Match the free tracks of `track_mask` to the free detections of `det_mask` on their block of
+                the frame's cost matrix."""
+                dets = np.flatnonzero(det_mask & det_free)
                 if len(dets) == 0:
                     return
-                dets = dets[det_free[dets]]
-                if len(dets) == 0:
-                    return
-                rows = np.nonzero(track_mask & track_free)[0]
+                rows = np.flatnonzero(track_mask & track_free)
                 if len(rows) == 0:
                     return
-                r, c = _assign(cost(rows, dets), max_cost)
+                r, c = _assign(cost[rows[:, None], dets], max_cost)
                 if len(r):
                     track_free[rows[r]] = False
                     det_free[dets[c]] = False
@@ -272,27 +303,35 @@ class Tracker:
                     matched_dets.append(dets[c])
 
             if len(boxes):
-                predicted = _cxcywh_to_xyxy(self._kf[:, _X])
+                # one cost matrix per frame, every track against every detection; each stage takes its block
+                kf = self._kf
+                unmatched = 1.0 - iou_matrix(_cxcywh_to_xyxy(kf[:, _X]), boxes)
                 tentative = state == _TENTATIVE
                 established = ~tentative
-                low = np.nonzero(~high_mask & (scores >= cfg.low_score))[0]
+                low_mask = ~high_mask & (scores >= cfg.low_score)
                 # 1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that
                 # were matched last frame; 3. tentative tracks; 4. re-finding by centre distance
                 any_tentative = bool(tentative.any())
-                stage(established, high, iou_cost, 1.0 - cfg.match_iou)
-                if len(low):
-                    stage(state == _CONFIRMED, low, iou_cost, 1.0 - cfg.low_match_iou)
+                stage(established, high_mask, unmatched, 1.0 - cfg.match_iou)
+                if low_mask.any():
+                    stage(state == _CONFIRMED, low_mask, unmatched, 1.0 - cfg.low_match_iou)
                 if any_tentative:
-                    stage(tentative, high, iou_cost, 1.0 - cfg.tentative_match_iou)
-                if cfg.recover_distance > 0 and det_free[high].any() and track_free.any():
-                    stage(established, high, centre_cost, cfg.recover_distance)
+                    stage(tentative, high_mask, unmatched, 1.0 - cfg.tentative_match_iou)
+                if cfg.recover_distance > 0 and (det_free & high_mask).any() and track_free.any():
+                    # distance between predicted and detected centres, in box sizes (sqrt of the box area)
+                    size = np.sqrt(np.prod(np.maximum(kf[:, _X, 2:4], 1.0), axis=1))
+                    z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
+                    apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
+                    apart /= size[:, None]
+                    stage(established, high_mask, apart, cfg.recover_distance)
                     if any_tentative:
-                        stage(tentative, high, centre_cost, cfg.recover_distance)
+                        stage(tentative, high_mask, apart, cfg.recover_distance)
             held = np.zeros(0, dtype=int)
             if matched_rows:
                 rows = np.concatenate(matched_rows)
                 dets = np.concatenate(matched_dets)
-                rows, dets, held = self._hold_merged(rows, dets, boxes, track_free)
+                if MERGE_COVER > 0:
+                    rows, dets, held = self._hold_merged(rows, dets, boxes, track_free)
                 self._kalman_update(rows, boxes[dets])
                 info[rows, _HITS] += 1
                 info[rows, _SINCE] = 0
@@ -336,13 +375,12 @@ class Tracker:
         to the pair's middle and leave the other to drift away): both keep their predictions, pulled inside
         the union box, and count as seen (returned as the third array), until the detector sees them apart
         again. The detection starts no track. Tentative tracks take no part."""
-        none = np.zeros(0, dtype=int)
-        if MERGE_COVER <= 0:
-            return rows, dets, none
+        none = _NONE
         info, kf = self._info, self._kf
         d = boxes[dets]
-        det_area = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1])
-        grown = det_area >= MERGE_GROWTH * np.prod(kf[rows, _X, 2:4], axis=1)
+        grown = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1]) >= MERGE_GROWTH * kf[rows, _X, 2] * kf[rows, _X, 3]
+        if not grown.any():
+            return rows, dets, none
         grown &= info[rows, _STATE] != _TENTATIVE
         if not grown.any():
             return rows, dets, none
@@ -373,9 +411,9 @@ class Tracker:
         """Snapshots of all live tracks (tentative, confirmed, lost), oldest first."""
         if len(self._info) == 0:
             return []
-        xyxy = _cxcywh_to_xyxy(self._kf[:, _X]).tolist()
-        make = Track._make  # tuple.__new__ directly: tens of these per frame
-        return [
-            make((row[_ID], _STATES[row[_STATE]], tuple(b), sc, row[_HITS], row[_SINCE], row[_FIRST], row[_LAST]))
-            for row, b, sc in zip(self._info.tolist(), xyxy, self._score.tolist(), strict=True)
-        ]
+        xyxy = map(tuple, _cxcywh_to_xyxy(self._kf[:, _X]).tolist())
+        ids, states, hits, since, first, last = self._info.T.tolist()
+        states = [_STATES[k] for k in states]
+        # tuple.__new__ directly (Track._make): tens of these per frame
+        rows = zip(ids, states, xyxy, self._score.tolist(), hits, since, first, last, strict=True)
+        return list(map(Track._make, rows))

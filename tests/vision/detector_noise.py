@@ -13,10 +13,14 @@ parameter of its own (`Noise`), and each can be switched on alone or together wi
 - `fp`, `fp_frames`: short false positives, started per frame on average, each lasting a few frames,
   person-sized and at a plausible place: a real person's box of the same scene moved sideways;
 - `score`: mean detector score of true boxes (sd 0.1, clipped to 0.05..1); false positives and merged
-  boxes draw from the same distribution, so a score threshold cannot tell them apart.
+  boxes draw from the same distribution, so a score threshold cannot tell them apart;
+- `hidden`: people the scene marks as hidden behind a nearer person (a side view of a queue) get no box.
 
-`LEVELS` are the three combined levels of the counting goals (issue 14: clean, moderate, hard) and
-`CLASSES` each failure alone at its hard value. Detections carry no identity, as a detector's do.
+`LEVELS` are the three combined levels of the counting goals, exactly issue 14's: clean is the exact box
+of every person, moderate and hard combine the first six classes. `CLASSES` is each failure alone at its hard
+value. `SCENARIOS` are the side view's hidden people, alone and with the hard level: not one of the issue's
+classes and reported apart, since no tracker can count someone it never gets a box of. Detections carry no
+identity, as a detector's do.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class Noise:
     fp: float = 0.0
     fp_frames: tuple[int, int] = (1, 3)
     score: float = 0.9
+    hidden: bool = False
 
     def label(self) -> str:
         """Only what differs from exact boxes, e.g. 'miss 0.2 jitter 0.1'."""
@@ -68,6 +73,7 @@ CLASSES = {
     "false positives": Noise(fp=HARD.fp),
     "low scores": Noise(score=HARD.score),
 }
+SCENARIOS = {"hidden": Noise(hidden=True), "hard + hidden": dataclasses.replace(HARD, hidden=True)}
 
 
 def _iou_pairs(boxes: np.ndarray) -> np.ndarray:
@@ -91,10 +97,13 @@ def simulate(
     size: tuple[int, int],
     noise: Noise,
     seed: int | list[int],
+    hidden: np.ndarray | None = None,
 ) -> np.ndarray:
     """Detections (frame, x1, y1, x2, y2, score), sorted by frame, of people whose exact boxes are `boxes`
     (one row per person-frame: `pid`, `frame`); boxes centred outside the image of `size` are dropped and
-    the rest clipped to it."""
+    the rest clipped to it. `hidden` marks the person-frames that `noise.hidden` leaves out."""
+    if noise.hidden and hidden is not None and hidden.any():
+        pid, frame, boxes = pid[~hidden], frame[~hidden], boxes[~hidden]
     rng = np.random.default_rng(seed)
     order = np.lexsort((pid, frame))
     pid, frame, exact = pid[order], frame[order].astype(int), boxes[order].astype(float)

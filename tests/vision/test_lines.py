@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
 
 from agent.aggregation.records import LineInterval
 from agent.config.counting import CountingConfig, LineConfig
+from agent.vision.geometry import Polyline, anchor_points
 from agent.vision.lines import LineCounter
 from agent.vision.pipeline import FrameResult, IntervalCounts
 from agent.vision.tracking import TrackState
@@ -86,9 +88,9 @@ LINE_CASES = [
         0,
     ),
     LineCase(
-        "track broken on the line, new id on the other side (hand-over)",
+        "track broken on the line, new id on the other side (hand-over, once seen there for HOLD_S)",
         walk(1, 100, steps(40, 92))
-        + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160)[1:])),
+        + merge(lost(1, 100, 100, 20), walk(2, 100, steps(112, 160), T)[:3] + walk(2, 100, steps(127, 160, 1.5)[1:])),
         1,
         0,
     ),
@@ -123,6 +125,28 @@ LINE_CASES = [
         walk(1, 100, steps(40, 92)) + merge(lost(1, 100, 100, 20), walk(2, 180, steps(112, 160))),
         0,
         0,
+    ),
+    LineCase(
+        "a short false positive beside a lost track takes nothing over",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 20), walk(2, 100, [115.0], T) + walk(2, 100, [116.0, 115.0, 116.0]))
+        + walk(1, 100, steps(95, 40)),
+        0,
+        0,
+    ),
+    LineCase(
+        "hand-over from a lost track evicted while its heir is still tentative",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 2), walk(2, 100, [112.0, 114.0, 116.0], T) + walk(2, 100, steps(118, 160, 2))),
+        1,
+        0,
+    ),
+    LineCase(
+        "an heir back over the line before its hand-over is sure counts only its own crossing",
+        walk(1, 100, steps(40, 92))
+        + merge(lost(1, 100, 100, 2), walk(2, 100, [112.0, 114.0, 116.0], T) + walk(2, 100, steps(116, 40, 4)[1:])),
+        0,
+        1,
     ),
     LineCase(
         "hand-over to a track that never confirms takes nothing away",
@@ -233,3 +257,20 @@ def test_band_is_the_larger_of_pixels_and_box_fraction(
 ) -> None:
     counter = LineCounter.from_points("door", DOOR, INSIDE, min_distance=band, min_distance_box=box_fraction)
     assert run_line(walk(1, 100, ys), counter) == expected
+
+
+@pytest.mark.parametrize("anchor", ["bottom-center", "center", "top-center"])
+def test_straight_line_measures_as_the_polyline_does(anchor: str) -> None:
+    """A straight line's own projection (the per-frame fast path) gives the geometry's anchors, sides,
+    distances and extent for every box within the extent, whatever the line's direction."""
+    rng = np.random.default_rng(7)
+    for points in ([(0, 100), (200, 100)], [(40, 300), (260, -20)], [(100, 0), (100, 200)]):
+        counter = LineCounter("door", points, 1, anchor)
+        boxes = rng.uniform(-50, 300, (200, 4))
+        boxes[:, 2:] = boxes[:, :2] + rng.uniform(5, 80, (200, 2))
+        anchors, dist, within = counter._measure(boxes)
+        want = anchor_points(boxes, anchor)
+        want_dist, want_within = Polyline(points).signed_distance(want)
+        assert np.array_equal(anchors, want)
+        assert np.array_equal(within, want_within)
+        assert np.allclose(dist[within], want_dist[within], rtol=0, atol=1e-9)
