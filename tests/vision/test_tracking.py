@@ -138,3 +138,32 @@ def test_memory_stays_bounded_over_100k_frames_of_random_detections() -> None:
     assert peak < 20  # a couple of walkers, their lost tracks for 11 frames, a few tentatives
     assert len(tracker) < 20
     assert tracker.next_id > 3_000
+
+
+def test_a_person_hidden_from_the_leading_edge_keeps_the_size_and_the_id() -> None:
+    """Someone walking right at 6 px/frame passes behind a person coming the other way: the detector's box
+    shrinks from the leading (right) edge for three frames (3/4, 1/2, 1/4 of the width), then finds nobody for
+    six frames. The predicted box stops shrinking when the person is lost (it keeps at least the last partial
+    box's width and the full height) and follows the walk, so the person seen whole again continues the same
+    track and starts no new one."""
+    tracker = Tracker()
+    for f in range(40):
+        x = 50 + 6 * f
+        if f < 20:
+            boxes = [box(x, 200)]
+        elif f < 23:
+            visible = 40.0 * (1 - 0.25 * (f - 19))
+            boxes = [[x - 20, 160, x - 20 + visible, 240]]
+        elif f < 29:
+            boxes = []
+        else:
+            boxes = [box(x, 200)]
+        tracks = step(tracker, f, boxes)
+        if f == 28:
+            (lost,) = tracks
+            assert lost.state == TrackState.LOST
+            assert lost.box[2] - lost.box[0] >= 10.0
+            assert lost.box[3] - lost.box[1] == pytest.approx(80, rel=0.1)
+            assert (lost.box[0] + lost.box[2]) / 2 == pytest.approx(x, abs=20)
+        if f >= 29:
+            assert [(t.id, t.observed) for t in tracks] == [(1, True)]
