@@ -79,7 +79,7 @@ def replay(config: Path, video: Path) -> tuple[list[dict], float]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"replay failed ({proc.returncode}): {proc.stderr.strip()}")
-    return json.loads(proc.stdout), time.monotonic() - started
+    return json.loads(proc.stdout)["intervals"], time.monotonic() - started
 
 
 def match(truth: list[float], counted: list[float]) -> tuple[list[float], list[float]]:
