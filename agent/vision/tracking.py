@@ -50,7 +50,7 @@ MERGE_RECENT = 15
 # PARTIAL_SIZE of the track's predicted box is taken for a person partly behind someone: its centre is measured from
 # its edges that fit the prediction (the visible side) with the predicted size, and its size with PARTIAL_NOISE
 # times the usual noise (so that a track born on two people seen as one still shrinks to one person within a few
-# frames). A track that goes unmatched stops extrapolating its size. Measured in one session on the same NanoDet
+# frames). A track that goes unmatched stops extrapolating its size. Measured in one run on the same NanoDet
 # int8 detections of bench/video_accuracy.py's clips (the 15 default ones and all 12 groups of the bi-directional
 # corridor, pooled, before / after): in 94.1% / 94.4%, out 85.9% / 91.2%; PARTIAL_NOISE 2 out 90.4%, 5 out 91.6%;
 # PARTIAL_SIZE 0.75 out 93.6%, but bench/real_video.py then counted 5 outs of 3 (0.6: 3 ins and 3 outs of 3 and 3,
