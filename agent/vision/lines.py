@@ -210,10 +210,7 @@ class LineCounter:
         """Feed the tracker's live tracks for one frame; returns the crossings counted in this call."""
         live = {tr.id: tr for tr in tracks}
         states = self._tracks
-        if len(states) > len(live) or any(tid not in live for tid in states):
-            gone = [tid for tid in states if tid not in live]
-        else:
-            gone = []
+        gone = [] if states.keys() <= live.keys() else [tid for tid in states if tid not in live]
         out: list[Crossing] = []
         for tid in gone:
             st = states.pop(tid)

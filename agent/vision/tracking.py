@@ -24,6 +24,7 @@ Pure: no I/O, no threads, no clocks; the frame index is passed in.
 from __future__ import annotations
 
 import enum
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -37,6 +38,7 @@ _STD_VELOCITY = 1.0 / 160.0
 _BIG = 1e6
 _NONE = np.zeros(0, dtype=int)
 _RANGE = np.arange(256)
+_SMALL = 64  # `_assign` solves cost blocks of up to this many entries in plain Python (`_assign_small`)
 # Merged boxes (`Tracker._hold_merged`): another person's predicted box at least this much inside the
 # detection, the detection at least this much larger than the matched track's prediction (two people side by
 # side make 1.5-2x one person's box; 10% edge jitter alone rarely makes 1.4x), and that person seen within
@@ -84,7 +86,7 @@ class Track(NamedTuple):
     @property
     def confirmed(self) -> bool:
         """Confirmed now or lost after having been confirmed: a real person, who may count."""
-        return self.state in _COUNTING_STATES
+        return self.state in _COUNTING_STATES  # a tuple: an enum's hash is a Python-level call
 
     @property
     def observed(self) -> bool:
@@ -92,8 +94,9 @@ class Track(NamedTuple):
         return self.time_since_update == 0
 
 
-_COUNTING_STATES = frozenset({TrackState.CONFIRMED, TrackState.LOST})
+_COUNTING_STATES = (TrackState.CONFIRMED, TrackState.LOST)
 _STATES = list(TrackState)
+_new_track = functools.partial(tuple.__new__, Track)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -106,7 +109,7 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = np.maximum(a[:, 2] - a[:, 0], 0.0) * np.maximum(a[:, 3] - a[:, 1], 0.0)
     area_b = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
     union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0.0)
+    return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
 
 
 def _xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
@@ -125,50 +128,99 @@ def _assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
     Most frames have no conflict: every track's cheapest detection within the gate is a different one, or
     (with more tracks than detections, lost ones waiting) every detection's cheapest track is, and no
     matching can then beat those minima. Only otherwise does the exact solver run, on the tracks and
-    detections that have some pair within the gate (a lost track far from everyone takes no part)."""
+    detections that have some pair within the gate (a lost track far from everyone takes no part). Small
+    blocks take the same steps in plain Python (`_assign_small`)."""
+    if cost.size <= _SMALL:
+        return _assign_small(cost.tolist(), max_cost)
     allowed = cost <= max_cost
-    if not allowed.any():
+    if not np.count_nonzero(allowed):
         return _NONE, _NONE
     gated = np.where(allowed, cost, _BIG)
     best = gated.argmin(axis=1)
-    rows = np.flatnonzero(allowed[_arange(len(best)), best])
+    rows = allowed[_arange(len(best)), best].nonzero()[0]
     cols = best[rows]
     if len(set(cols.tolist())) == len(cols):
         return rows, cols
     best = gated.argmin(axis=0)
-    cols = np.flatnonzero(allowed[best, _arange(len(best))])
+    cols = allowed[best, _arange(len(best))].nonzero()[0]
     rows = best[cols]
     if len(set(rows.tolist())) == len(rows):
         order = np.argsort(rows)
         return rows[order], cols[order]
-    # a conflict: solve each group of tracks linked through shared candidate detections on its own (a crowd
-    # falls apart into pairs and threes, and the exact solver's cost grows with the cube of its size)
-    rows = np.flatnonzero(allowed.any(axis=1))
-    cols = np.flatnonzero(allowed.any(axis=0))
-    link = allowed[rows[:, None], cols]
-    linked = link.astype(np.float32)
-    reach = (linked @ linked.T) > 0  # rows sharing a column
-    while True:
-        wider = (reach.astype(np.float32) @ reach.astype(np.float32)) > 0
-        if np.array_equal(wider, reach):
-            break
-        reach = wider
-    label = reach.argmax(axis=1)  # the first row of each row's group
-    size = np.bincount(label, minlength=len(label))[label]
-    alone = size == 1  # no other track wants any of its detections: its cheapest one is its own
-    out_r = [rows[alone]]
-    out_c = [gated[rows[alone]].argmin(axis=1)]
-    for first in np.unique(label[~alone]).tolist():
-        members = np.flatnonzero(label == first)
-        group_cols = np.flatnonzero(link[members].any(axis=0))
-        block = gated[rows[members][:, None], cols[group_cols]]
+    return _solve_groups(cost.tolist(), max_cost)
+
+
+def _assign_small(cost: list[list[float]], max_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_assign` on a small block given as lists: the same steps and the same answer, in plain Python.
+
+    At a door a stage's block is a few tracks by a few detections, and there a dozen numpy calls (thirty when
+    the minima conflict) cost several times more than these loops; `min` and `index` run in C. The costs
+    are finite (an IoU complement, or a distance over a size of at least one pixel), so a row's minimum is
+    gated exactly when some entry of the row is, and it is then the first cheapest gated entry, the one
+    `argmin` takes."""
+    pairs: list[tuple[int, int]] = []
+    for i, row in enumerate(cost):
+        best = min(row)
+        if best <= max_cost:
+            pairs.append((i, row.index(best)))
+    if len({j for _, j in pairs}) == len(pairs):
+        return _pairs_to_arrays(pairs)
+    pairs = []
+    for j, column in enumerate(zip(*cost, strict=True)):
+        best = min(column)
+        if best <= max_cost:
+            pairs.append((column.index(best), j))
+    if len({i for i, _ in pairs}) == len(pairs):
+        return _pairs_to_arrays(sorted(pairs))
+    return _solve_groups(cost, max_cost)
+
+
+def _solve_groups(cost: list[list[float]], max_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_assign` when the minima conflict: each group of tracks linked through shared candidate detections
+    is solved on its own (a crowd falls apart into pairs and threes, and the exact solver's cost grows with
+    the cube of its size); a track alone in its group takes its cheapest detection. Groups are found by
+    union-find over the lists: cheaper than a transitive closure by matrix products at any size seen."""
+    gated = [[c if c <= max_cost else _BIG for c in row] for row in cost]
+    candidates = [[j for j, c in enumerate(row) if c <= max_cost] for row in cost]
+    group_of = list(range(len(cost)))  # union-find over rows; a group's root is its first row
+    owner: dict[int, int] = {}
+    for i, js in enumerate(candidates):
+        for j in js:
+            if j in owner:
+                a, b = _root(group_of, owner[j]), _root(group_of, i)
+                group_of[max(a, b)] = min(a, b)
+            else:
+                owner[j] = i
+    groups: dict[int, list[int]] = {}
+    for i, js in enumerate(candidates):
+        if js:
+            groups.setdefault(_root(group_of, i), []).append(i)
+    pairs = []
+    for members in groups.values():
+        if len(members) == 1:
+            row = gated[members[0]]
+            pairs.append((members[0], row.index(min(row))))
+            continue
+        group_cols = sorted({j for i in members for j in candidates[i]})
+        block = np.array([[gated[i][j] for j in group_cols] for i in members])
         r, c = linear_assignment(block)
-        ok = block[r, c] < _BIG
-        out_r.append(rows[members[r[ok]]])
-        out_c.append(cols[group_cols[c[ok]]])
-    all_r, all_c = np.concatenate(out_r), np.concatenate(out_c)
-    order = np.argsort(all_r)
-    return all_r[order], all_c[order]
+        pairs += [
+            (members[a], group_cols[b]) for a, b in zip(r.tolist(), c.tolist(), strict=True) if block[a, b] < _BIG
+        ]
+    return _pairs_to_arrays(sorted(pairs))
+
+
+def _root(group_of: list[int], i: int) -> int:
+    while group_of[i] != i:
+        i = group_of[i]
+    return i
+
+
+def _pairs_to_arrays(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    if not pairs:
+        return _NONE, _NONE
+    rows, cols = zip(*pairs, strict=True)
+    return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
 
 
 def _arange(n: int) -> np.ndarray:
@@ -193,6 +245,11 @@ class Tracker:
     the 8-state filter is exactly four independent position/velocity filters per track: the covariance is
     kept as three numbers per coordinate (position variance, covariance, velocity variance) and predict and
     update are element-wise array operations, with no matrix products or inversions.
+
+    At a door a frame has a handful of tracks and detections, so what an update costs is the number of numpy
+    calls, not their size: hence one predicted box array per frame, `np.count_nonzero` and `.nonzero()` rather
+    than `.any()` and `np.flatnonzero` (which go through Python-level wrappers), and `_assign`'s plain-Python
+    first try.
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
@@ -278,7 +335,7 @@ class Tracker:
             self._predict(steps)
             info[:, _SINCE] += steps
         high_mask = scores >= cfg.high_score
-        high = np.nonzero(high_mask)[0]
+        high = high_mask.nonzero()[0]
         if n_tracks:
             state = info[:, _STATE]
             track_free = np.ones(n_tracks, dtype=bool)
@@ -289,37 +346,40 @@ class Tracker:
             def stage(track_mask: np.ndarray, det_mask: np.ndarray, cost: np.ndarray, max_cost: float) -> None:
                 """Match the free tracks of `track_mask` to the free detections of `det_mask` on their block of
                 the frame's cost matrix."""
-                dets = np.flatnonzero(det_mask & det_free)
+                dets = (det_mask & det_free).nonzero()[0]
                 if len(dets) == 0:
                     return
-                rows = np.flatnonzero(track_mask & track_free)
+                rows = (track_mask & track_free).nonzero()[0]
                 if len(rows) == 0:
                     return
                 r, c = _assign(cost[rows[:, None], dets], max_cost)
                 if len(r):
-                    track_free[rows[r]] = False
-                    det_free[dets[c]] = False
-                    matched_rows.append(rows[r])
-                    matched_dets.append(dets[c])
+                    rows, dets = rows[r], dets[c]
+                    track_free[rows] = False
+                    det_free[dets] = False
+                    matched_rows.append(rows)
+                    matched_dets.append(dets)
 
             if len(boxes):
                 # one cost matrix per frame, every track against every detection; each stage takes its block
                 kf = self._kf
-                unmatched = 1.0 - iou_matrix(_cxcywh_to_xyxy(kf[:, _X]), boxes)
+                predicted = _cxcywh_to_xyxy(kf[:, _X])
+                unmatched = 1.0 - iou_matrix(predicted, boxes)
                 tentative = state == _TENTATIVE
                 established = ~tentative
                 low_mask = ~high_mask & (scores >= cfg.low_score)
                 # 1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that
                 # were matched last frame; 3. tentative tracks; 4. re-finding by centre distance
-                any_tentative = bool(tentative.any())
+                any_tentative = bool(np.count_nonzero(tentative))
                 stage(established, high_mask, unmatched, 1.0 - cfg.match_iou)
-                if low_mask.any():
+                if np.count_nonzero(low_mask):
                     stage(state == _CONFIRMED, low_mask, unmatched, 1.0 - cfg.low_match_iou)
                 if any_tentative:
                     stage(tentative, high_mask, unmatched, 1.0 - cfg.tentative_match_iou)
-                if cfg.recover_distance > 0 and (det_free & high_mask).any() and track_free.any():
+                if cfg.recover_distance > 0 and np.count_nonzero(det_free & high_mask) and np.count_nonzero(track_free):
                     # distance between predicted and detected centres, in box sizes (sqrt of the box area)
-                    size = np.sqrt(np.prod(np.maximum(kf[:, _X, 2:4], 1.0), axis=1))
+                    wh = np.maximum(kf[:, _X, 2:4], 1.0)
+                    size = np.sqrt(wh[:, 0] * wh[:, 1])
                     z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
                     apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
                     apart /= size[:, None]
@@ -331,7 +391,7 @@ class Tracker:
                 rows = np.concatenate(matched_rows)
                 dets = np.concatenate(matched_dets)
                 if MERGE_COVER > 0:
-                    rows, dets, held = self._hold_merged(rows, dets, boxes, track_free)
+                    rows, dets, held = self._hold_merged(rows, dets, boxes, predicted, track_free)
                 self._kalman_update(rows, boxes[dets])
                 info[rows, _HITS] += 1
                 info[rows, _SINCE] = 0
@@ -353,7 +413,7 @@ class Tracker:
                 ((state == _TENTATIVE) & (since > cfg.max_tentative_misses))
                 | ((state == _LOST) & (since > cfg.max_age))
             )
-            if remove.any():
+            if np.count_nonzero(remove):
                 keep = ~remove
                 self._info = info[keep]
                 self._score = self._score[keep]
@@ -367,34 +427,37 @@ class Tracker:
         return self.tracks()
 
     def _hold_merged(
-        self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray, track_free: np.ndarray
+        self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, track_free: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Matches whose detection is two people seen as one box: the matched track's predicted box and
         that of another recently seen person both lie mostly inside the detection, which is clearly larger
         than the matched track's prediction. The detection then measures neither (it would drag one track
         to the pair's middle and leave the other to drift away): both keep their predictions, pulled inside
         the union box, and count as seen (returned as the third array), until the detector sees them apart
-        again. The detection starts no track. Tentative tracks take no part."""
+        again. The detection starts no track. Tentative tracks take no part. `predicted` is every track's
+        predicted box (xyxy), as the frame's cost matrix saw it."""
         none = _NONE
         info, kf = self._info, self._kf
         d = boxes[dets]
-        grown = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1]) >= MERGE_GROWTH * kf[rows, _X, 2] * kf[rows, _X, 3]
-        if not grown.any():
+        wh = kf[rows, _X, 2:4]
+        grown = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1]) >= MERGE_GROWTH * wh[:, 0] * wh[:, 1]
+        if not np.count_nonzero(grown):
             return rows, dets, none
         grown &= info[rows, _STATE] != _TENTATIVE
-        if not grown.any():
+        if not np.count_nonzero(grown):
             return rows, dets, none
-        others = np.nonzero(track_free & (info[:, _STATE] != _TENTATIVE) & (info[:, _SINCE] <= MERGE_RECENT))[0]
+        others = (track_free & (info[:, _STATE] != _TENTATIVE) & (info[:, _SINCE] <= MERGE_RECENT)).nonzero()[0]
         if len(others) == 0:
             return rows, dets, none
-        o = _cxcywh_to_xyxy(kf[others, _X])
+        o = predicted[others]
         iw = np.minimum(o[:, None, 2], d[None, :, 2]) - np.maximum(o[:, None, 0], d[None, :, 0])
         ih = np.minimum(o[:, None, 3], d[None, :, 3]) - np.maximum(o[:, None, 1], d[None, :, 1])
-        area = np.maximum(np.prod(kf[others, _X, 2:4], axis=1), 1.0)
+        wh = kf[others, _X, 2:4]
+        area = np.maximum(wh[:, 0] * wh[:, 1], 1.0)
         cover = np.maximum(iw, 0.0) * np.maximum(ih, 0.0) / area[:, None]
         inside = cover >= MERGE_COVER
         merged = grown & inside.any(axis=0)
-        if not merged.any():
+        if not np.count_nonzero(merged):
             return rows, dets, none
         held: list[np.ndarray] = []
         for k in np.flatnonzero(merged):
@@ -414,6 +477,7 @@ class Tracker:
         xyxy = map(tuple, _cxcywh_to_xyxy(self._kf[:, _X]).tolist())
         ids, states, hits, since, first, last = self._info.T.tolist()
         states = [_STATES[k] for k in states]
-        # tuple.__new__ directly (Track._make): tens of these per frame
+        # tuple.__new__ directly, as Track._make does but without a Python-level call per track: tens of
+        # these per frame
         rows = zip(ids, states, xyxy, self._score.tolist(), hits, since, first, last, strict=True)
-        return list(map(Track._make, rows))
+        return list(map(_new_track, rows))
