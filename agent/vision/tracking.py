@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -37,8 +39,6 @@ _STD_POSITION = 1.0 / 20.0
 _STD_VELOCITY = 1.0 / 160.0
 _BIG = 1e6
 _NONE = np.zeros(0, dtype=int)
-_RANGE = np.arange(256)
-_SMALL = 64  # `_assign` solves cost blocks of up to this many entries in plain Python (`_assign_small`)
 # Merged boxes (`Tracker._hold_merged`): another person's predicted box at least this much inside the
 # detection, the detection at least this much larger than the matched track's prediction (two people side by
 # side make 1.5-2x one person's box; 10% edge jitter alone rarely makes 1.4x), and that person seen within
@@ -122,60 +122,38 @@ def _cxcywh_to_xyxy(s: np.ndarray) -> np.ndarray:
     return np.concatenate([s[:, 0:2] - half, s[:, 0:2] + half], axis=1)
 
 
-def _assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one matching; pairs costlier than `max_cost` are never matched.
+def _assign(cost: Sequence[Sequence[float]], max_cost: float) -> list[tuple[int, int]]:
+    """Minimum-cost one-to-one matching, as (row, column) pairs sorted by row; pairs costlier than `max_cost`
+    are never matched.
 
     Most frames have no conflict: every track's cheapest detection within the gate is a different one, or
     (with more tracks than detections, lost ones waiting) every detection's cheapest track is, and no
     matching can then beat those minima. Only otherwise does the exact solver run, on the tracks and
-    detections that have some pair within the gate (a lost track far from everyone takes no part). Small
-    blocks take the same steps in plain Python (`_assign_small`)."""
-    if cost.size <= _SMALL:
-        return _assign_small(cost.tolist(), max_cost)
-    allowed = cost <= max_cost
-    if not np.count_nonzero(allowed):
-        return _NONE, _NONE
-    gated = np.where(allowed, cost, _BIG)
-    best = gated.argmin(axis=1)
-    rows = allowed[_arange(len(best)), best].nonzero()[0]
-    cols = best[rows]
-    if len(set(cols.tolist())) == len(cols):
-        return rows, cols
-    best = gated.argmin(axis=0)
-    cols = allowed[best, _arange(len(best))].nonzero()[0]
-    rows = best[cols]
-    if len(set(rows.tolist())) == len(rows):
-        order = np.argsort(rows)
-        return rows[order], cols[order]
-    return _solve_groups(cost.tolist(), max_cost)
+    detections that have some pair within the gate (a lost track far from everyone takes no part).
 
-
-def _assign_small(cost: list[list[float]], max_cost: float) -> tuple[np.ndarray, np.ndarray]:
-    """`_assign` on a small block given as lists: the same steps and the same answer, in plain Python.
-
-    At a door a stage's block is a few tracks by a few detections, and there a dozen numpy calls (thirty when
-    the minima conflict) cost several times more than these loops; `min` and `index` run in C. The costs
-    are finite (an IoU complement, or a distance over a size of at least one pixel), so a row's minimum is
-    gated exactly when some entry of the row is, and it is then the first cheapest gated entry, the one
-    `argmin` takes."""
+    Plain Python on the rows (`min` and `index` run in C): a block is a few tracks by a few detections at a
+    door, a few dozen by a dozen in a crowd, where numpy's per-call cost would dominate. The costs are finite
+    (an IoU complement, or a distance over a size of at least one pixel), so a row's minimum is within the
+    gate exactly when some entry of the row is, and it is then the first cheapest gated entry (the one
+    `argmin` takes on ties)."""
     pairs: list[tuple[int, int]] = []
     for i, row in enumerate(cost):
         best = min(row)
         if best <= max_cost:
             pairs.append((i, row.index(best)))
     if len({j for _, j in pairs}) == len(pairs):
-        return _pairs_to_arrays(pairs)
+        return pairs
     pairs = []
     for j, column in enumerate(zip(*cost, strict=True)):
         best = min(column)
         if best <= max_cost:
             pairs.append((column.index(best), j))
     if len({i for i, _ in pairs}) == len(pairs):
-        return _pairs_to_arrays(sorted(pairs))
+        return sorted(pairs)
     return _solve_groups(cost, max_cost)
 
 
-def _solve_groups(cost: list[list[float]], max_cost: float) -> tuple[np.ndarray, np.ndarray]:
+def _solve_groups(cost: Sequence[Sequence[float]], max_cost: float) -> list[tuple[int, int]]:
     """`_assign` when the minima conflict: each group of tracks linked through shared candidate detections
     is solved on its own (a crowd falls apart into pairs and threes, and the exact solver's cost grows with
     the cube of its size); a track alone in its group takes its cheapest detection. Groups are found by
@@ -207,24 +185,13 @@ def _solve_groups(cost: list[list[float]], max_cost: float) -> tuple[np.ndarray,
         pairs += [
             (members[a], group_cols[b]) for a, b in zip(r.tolist(), c.tolist(), strict=True) if block[a, b] < _BIG
         ]
-    return _pairs_to_arrays(sorted(pairs))
+    return sorted(pairs)
 
 
 def _root(group_of: list[int], i: int) -> int:
     while group_of[i] != i:
         i = group_of[i]
     return i
-
-
-def _pairs_to_arrays(pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    if not pairs:
-        return _NONE, _NONE
-    rows, cols = zip(*pairs, strict=True)
-    return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
-
-
-def _arange(n: int) -> np.ndarray:
-    return _RANGE[:n] if n <= len(_RANGE) else np.arange(n)
 
 
 def _size_scale(x: np.ndarray) -> np.ndarray:
@@ -248,8 +215,8 @@ class Tracker:
 
     At a door a frame has a handful of tracks and detections, so what an update costs is the number of numpy
     calls, not their size: hence one predicted box array per frame, `np.count_nonzero` and `.nonzero()` rather
-    than `.any()` and `np.flatnonzero` (which go through Python-level wrappers), and `_assign`'s plain-Python
-    first try.
+    than `.any()` and `np.flatnonzero` (which go through Python-level wrappers), and matching on Python lists
+    (`_match`, `_assign`).
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
@@ -338,58 +305,17 @@ class Tracker:
         high = high_mask.nonzero()[0]
         if n_tracks:
             state = info[:, _STATE]
-            track_free = np.ones(n_tracks, dtype=bool)
-            det_free = np.ones(len(boxes), dtype=bool)
-            matched_rows: list[np.ndarray] = []
-            matched_dets: list[np.ndarray] = []
-
-            def stage(track_mask: np.ndarray, det_mask: np.ndarray, cost: np.ndarray, max_cost: float) -> None:
-                """Match the free tracks of `track_mask` to the free detections of `det_mask` on their block of
-                the frame's cost matrix."""
-                dets = (det_mask & det_free).nonzero()[0]
-                if len(dets) == 0:
-                    return
-                rows = (track_mask & track_free).nonzero()[0]
-                if len(rows) == 0:
-                    return
-                r, c = _assign(cost[rows[:, None], dets], max_cost)
-                if len(r):
-                    rows, dets = rows[r], dets[c]
-                    track_free[rows] = False
-                    det_free[dets] = False
-                    matched_rows.append(rows)
-                    matched_dets.append(dets)
-
             if len(boxes):
-                # one cost matrix per frame, every track against every detection; each stage takes its block
-                kf = self._kf
-                predicted = _cxcywh_to_xyxy(kf[:, _X])
-                unmatched = 1.0 - iou_matrix(predicted, boxes)
-                tentative = state == _TENTATIVE
-                established = ~tentative
-                low_mask = ~high_mask & (scores >= cfg.low_score)
-                # 1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that
-                # were matched last frame; 3. tentative tracks; 4. re-finding by centre distance
-                any_tentative = bool(np.count_nonzero(tentative))
-                stage(established, high_mask, unmatched, 1.0 - cfg.match_iou)
-                if np.count_nonzero(low_mask):
-                    stage(state == _CONFIRMED, low_mask, unmatched, 1.0 - cfg.low_match_iou)
-                if any_tentative:
-                    stage(tentative, high_mask, unmatched, 1.0 - cfg.tentative_match_iou)
-                if cfg.recover_distance > 0 and np.count_nonzero(det_free & high_mask) and np.count_nonzero(track_free):
-                    # distance between predicted and detected centres, in box sizes (sqrt of the box area)
-                    wh = np.maximum(kf[:, _X, 2:4], 1.0)
-                    size = np.sqrt(wh[:, 0] * wh[:, 1])
-                    z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
-                    apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
-                    apart /= size[:, None]
-                    stage(established, high_mask, apart, cfg.recover_distance)
-                    if any_tentative:
-                        stage(tentative, high_mask, apart, cfg.recover_distance)
+                predicted = _cxcywh_to_xyxy(self._kf[:, _X])
+                pairs, free_tracks, free_dets = self._match(boxes, scores, high_mask, predicted)
+                track_free = np.array(free_tracks, dtype=bool)
+                det_free = np.array(free_dets, dtype=bool)
+            else:
+                pairs, track_free, det_free = [], np.ones(n_tracks, dtype=bool), np.zeros(0, dtype=bool)
             held = np.zeros(0, dtype=int)
-            if matched_rows:
-                rows = np.concatenate(matched_rows)
-                dets = np.concatenate(matched_dets)
+            if pairs:
+                rows = np.array([i for i, _ in pairs], dtype=np.intp)
+                dets = np.array([j for _, j in pairs], dtype=np.intp)
                 if MERGE_COVER > 0:
                     rows, dets, held = self._hold_merged(rows, dets, boxes, predicted, track_free)
                 self._kalman_update(rows, boxes[dets])
@@ -425,6 +351,66 @@ class Tracker:
         if len(fresh):
             self._new_tracks(boxes[fresh], scores[fresh], frame_index)
         return self.tracks()
+
+    def _match(
+        self, boxes: np.ndarray, scores: np.ndarray, high_mask: np.ndarray, predicted: np.ndarray
+    ) -> tuple[list[tuple[int, int]], list[bool], list[bool]]:
+        """Match tracks to the frame's detections stage by stage: the (track row, detection) pairs in the order
+        matched, and which tracks and which detections are left free.
+
+        1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that were
+        matched last frame; 3. tentative tracks; 4. re-finding by centre distance. There is one cost matrix
+        per frame, every track against every detection (`predicted` holds the tracks' boxes), and each stage
+        takes its block of it. Lists, one `tolist` per matrix: the blocks are small (see `_assign`)."""
+        cfg = self.config
+        states = self._info[:, _STATE].tolist()
+        track_free = [True] * len(states)
+        det_free = [True] * len(boxes)
+        pairs: list[tuple[int, int]] = []
+
+        def stage(tracks: list[bool], dets: list[bool], cost: list[list[float]], max_cost: float) -> None:
+            """Match the free tracks among `tracks` to the free detections among `dets` on their block of
+            `cost`."""
+            cols = [j for j, ok in enumerate(dets) if ok and det_free[j]]
+            if not cols:
+                return
+            rows = [i for i, ok in enumerate(tracks) if ok and track_free[i]]
+            if not rows:
+                return
+            if len(cols) == 1:
+                block: list[Sequence[float]] = [[cost[i][cols[0]]] for i in rows]
+            else:
+                pick = itemgetter(*cols)
+                block = [pick(cost[i]) for i in rows]
+            for r, c in _assign(block, max_cost):
+                i, j = rows[r], cols[c]
+                track_free[i] = det_free[j] = False
+                pairs.append((i, j))
+
+        unmatched = (1.0 - iou_matrix(predicted, boxes)).tolist()
+        high = high_mask.tolist()
+        low = [not h and s >= cfg.low_score for h, s in zip(high, scores.tolist(), strict=True)]
+        tentative = [s == _TENTATIVE for s in states]
+        established = [not t for t in tentative]
+        any_tentative = any(tentative)
+        stage(established, high, unmatched, 1.0 - cfg.match_iou)
+        if any(low):
+            stage([s == _CONFIRMED for s in states], low, unmatched, 1.0 - cfg.low_match_iou)
+        if any_tentative:
+            stage(tentative, high, unmatched, 1.0 - cfg.tentative_match_iou)
+        if cfg.recover_distance > 0 and any(f and h for f, h in zip(det_free, high, strict=True)) and any(track_free):
+            # distance between predicted and detected centres, in box sizes (sqrt of the box area)
+            kf = self._kf
+            wh = np.maximum(kf[:, _X, 2:4], 1.0)
+            size = np.sqrt(wh[:, 0] * wh[:, 1])
+            z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
+            apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
+            apart /= size[:, None]
+            distances = apart.tolist()
+            stage(established, high, distances, cfg.recover_distance)
+            if any_tentative:
+                stage(tentative, high, distances, cfg.recover_distance)
+        return pairs, track_free, det_free
 
     def _hold_merged(
         self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, track_free: np.ndarray
