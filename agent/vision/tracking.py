@@ -103,12 +103,14 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box in `a` with every box in `b` (xyxy); degenerate boxes give 0."""
     a = a.reshape(-1, 4)
     b = b.reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    area_a = np.maximum(a[:, 2] - a[:, 0], 0.0) * np.maximum(a[:, 3] - a[:, 1], 0.0)
-    area_b = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-    union = area_a[:, None] + area_b[None, :] - inter
+    # x and y together (the last axis), to keep the number of numpy calls down for a door's few boxes
+    overlap = np.maximum(
+        np.minimum(a[:, None, 2:4], b[None, :, 2:4]) - np.maximum(a[:, None, 0:2], b[None, :, 0:2]), 0.0
+    )
+    inter = overlap[:, :, 0] * overlap[:, :, 1]
+    size_a = np.maximum(a[:, 2:4] - a[:, 0:2], 0.0)
+    size_b = np.maximum(b[:, 2:4] - b[:, 0:2], 0.0)
+    union = (size_a[:, 0] * size_a[:, 1])[:, None] + (size_b[:, 0] * size_b[:, 1])[None, :] - inter
     return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
 
 
@@ -182,9 +184,9 @@ def _solve_groups(cost: Sequence[Sequence[float]], max_cost: float) -> list[tupl
         group_cols = sorted({j for i in members for j in candidates[i]})
         block = np.array([[gated[i][j] for j in group_cols] for i in members])
         r, c = linear_assignment(block)
-        pairs += [
-            (members[a], group_cols[b]) for a, b in zip(r.tolist(), c.tolist(), strict=True) if block[a, b] < _BIG
-        ]
+        for a, b in zip(r.tolist(), c.tolist(), strict=True):
+            if gated[members[a]][group_cols[b]] < _BIG:
+                pairs.append((members[a], group_cols[b]))
     return sorted(pairs)
 
 
@@ -319,14 +321,14 @@ class Tracker:
                 if MERGE_COVER > 0:
                     rows, dets, held = self._hold_merged(rows, dets, boxes, predicted, track_free)
                 self._kalman_update(rows, boxes[dets])
-                info[rows, _HITS] += 1
-                info[rows, _SINCE] = 0
-                info[rows, _LAST] = frame_index
+                matched = info[rows]  # a copy of the matched tracks' rows (each once), written back below
+                matched[:, _HITS] += 1
+                matched[:, _SINCE] = 0
+                matched[:, _LAST] = frame_index
+                was = matched[:, _STATE]
+                was[(was == _LOST) | ((was == _TENTATIVE) & (matched[:, _HITS] >= cfg.min_hits))] = _CONFIRMED
+                info[rows] = matched
                 self._score[rows] = scores[dets]
-                matched_state = state[rows]
-                enough_hits = info[rows, _HITS] >= cfg.min_hits
-                promote = (matched_state == _LOST) | ((matched_state == _TENTATIVE) & enough_hits)
-                state[rows[promote]] = _CONFIRMED
             state[track_free & (state == _CONFIRMED)] = _LOST
             if len(held):
                 # seen, as one of the pair: still confirmed, and the counters follow its held prediction
@@ -424,14 +426,19 @@ class Tracker:
         predicted box (xyxy), as the frame's cost matrix saw it."""
         none = _NONE
         info, kf = self._info, self._kf
+        # which matches are grown, in plain Python (the same products): most frames have none, and few pairs
+        found, sizes, states = boxes.tolist(), kf[:, _X, 2:4].tolist(), info[:, _STATE].tolist()
+        grown_at = [
+            k
+            for k, (i, j) in enumerate(zip(rows.tolist(), dets.tolist(), strict=True))
+            if states[i] != _TENTATIVE
+            and (found[j][2] - found[j][0]) * (found[j][3] - found[j][1]) >= MERGE_GROWTH * sizes[i][0] * sizes[i][1]
+        ]
+        if not grown_at:
+            return rows, dets, none
+        grown = np.zeros(len(rows), dtype=bool)
+        grown[grown_at] = True
         d = boxes[dets]
-        wh = kf[rows, _X, 2:4]
-        grown = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1]) >= MERGE_GROWTH * wh[:, 0] * wh[:, 1]
-        if not np.count_nonzero(grown):
-            return rows, dets, none
-        grown &= info[rows, _STATE] != _TENTATIVE
-        if not np.count_nonzero(grown):
-            return rows, dets, none
         others = (track_free & (info[:, _STATE] != _TENTATIVE) & (info[:, _SINCE] <= MERGE_RECENT)).nonzero()[0]
         if len(others) == 0:
             return rows, dets, none
