@@ -159,7 +159,7 @@ def _solve_groups(cost: Sequence[Sequence[float]], max_cost: float) -> list[tupl
     """`_assign` when the minima conflict: each group of tracks linked through shared candidate detections
     is solved on its own (a crowd falls apart into pairs and threes, and the exact solver's cost grows with
     the cube of its size); a track alone in its group takes its cheapest detection. Groups are found by
-    union-find over the lists: cheaper than a transitive closure by matrix products at any size seen."""
+    union-find over the lists, rows joined through each shared candidate column."""
     gated = [[c if c <= max_cost else _BIG for c in row] for row in cost]
     candidates = [[j for j, c in enumerate(row) if c <= max_cost] for row in cost]
     group_of = list(range(len(cost)))  # union-find over rows; a group's root is its first row
