@@ -48,6 +48,8 @@ class DetectionFilter:
                 keep &= self.roi.contains(centres)
             for mask in self.masks:
                 keep &= ~mask.contains(centres)
+        if np.count_nonzero(keep) == len(keep):
+            return boxes, scores  # the usual frame: nothing dropped, no copies
         return boxes[keep], scores[keep]
 
 

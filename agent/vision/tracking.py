@@ -24,6 +24,9 @@ Pure: no I/O, no threads, no clocks; the frame index is passed in.
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -36,7 +39,6 @@ _STD_POSITION = 1.0 / 20.0
 _STD_VELOCITY = 1.0 / 160.0
 _BIG = 1e6
 _NONE = np.zeros(0, dtype=int)
-_RANGE = np.arange(256)
 # Merged boxes (`Tracker._hold_merged`): another person's predicted box at least this much inside the
 # detection, the detection at least this much larger than the matched track's prediction (two people side by
 # side make 1.5-2x one person's box; 10% edge jitter alone rarely makes 1.4x), and that person seen within
@@ -98,7 +100,7 @@ class Track(NamedTuple):
     @property
     def confirmed(self) -> bool:
         """Confirmed now or lost after having been confirmed: a real person, who may count."""
-        return self.state in _COUNTING_STATES
+        return self.state in _COUNTING_STATES  # a tuple: an enum's hash is a Python-level call
 
     @property
     def observed(self) -> bool:
@@ -106,21 +108,24 @@ class Track(NamedTuple):
         return self.time_since_update == 0
 
 
-_COUNTING_STATES = frozenset({TrackState.CONFIRMED, TrackState.LOST})
+_COUNTING_STATES = (TrackState.CONFIRMED, TrackState.LOST)
 _STATES = list(TrackState)
+_new_track = functools.partial(tuple.__new__, Track)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box in `a` with every box in `b` (xyxy); degenerate boxes give 0."""
     a = a.reshape(-1, 4)
     b = b.reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-    area_a = np.maximum(a[:, 2] - a[:, 0], 0.0) * np.maximum(a[:, 3] - a[:, 1], 0.0)
-    area_b = np.maximum(b[:, 2] - b[:, 0], 0.0) * np.maximum(b[:, 3] - b[:, 1], 0.0)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0.0)
+    # x and y together (the last axis), to keep the number of numpy calls down for a door's few boxes
+    overlap = np.maximum(
+        np.minimum(a[:, None, 2:4], b[None, :, 2:4]) - np.maximum(a[:, None, 0:2], b[None, :, 0:2]), 0.0
+    )
+    inter = overlap[:, :, 0] * overlap[:, :, 1]
+    size_a = np.maximum(a[:, 2:4] - a[:, 0:2], 0.0)
+    size_b = np.maximum(b[:, 2:4] - b[:, 0:2], 0.0)
+    union = (size_a[:, 0] * size_a[:, 1])[:, None] + (size_b[:, 0] * size_b[:, 1])[None, :] - inter
+    return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
 
 
 def _xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
@@ -133,60 +138,76 @@ def _cxcywh_to_xyxy(s: np.ndarray) -> np.ndarray:
     return np.concatenate([s[:, 0:2] - half, s[:, 0:2] + half], axis=1)
 
 
-def _assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum-cost one-to-one matching; pairs costlier than `max_cost` are never matched.
+def _assign(cost: Sequence[Sequence[float]], max_cost: float) -> list[tuple[int, int]]:
+    """Minimum-cost one-to-one matching, as (row, column) pairs sorted by row; pairs costlier than `max_cost`
+    are never matched.
 
     Most frames have no conflict: every track's cheapest detection within the gate is a different one, or
     (with more tracks than detections, lost ones waiting) every detection's cheapest track is, and no
     matching can then beat those minima. Only otherwise does the exact solver run, on the tracks and
-    detections that have some pair within the gate (a lost track far from everyone takes no part)."""
-    allowed = cost <= max_cost
-    if not allowed.any():
-        return _NONE, _NONE
-    gated = np.where(allowed, cost, _BIG)
-    best = gated.argmin(axis=1)
-    rows = np.flatnonzero(allowed[_arange(len(best)), best])
-    cols = best[rows]
-    if len(set(cols.tolist())) == len(cols):
-        return rows, cols
-    best = gated.argmin(axis=0)
-    cols = np.flatnonzero(allowed[best, _arange(len(best))])
-    rows = best[cols]
-    if len(set(rows.tolist())) == len(rows):
-        order = np.argsort(rows)
-        return rows[order], cols[order]
-    # a conflict: solve each group of tracks linked through shared candidate detections on its own (a crowd
-    # falls apart into pairs and threes, and the exact solver's cost grows with the cube of its size)
-    rows = np.flatnonzero(allowed.any(axis=1))
-    cols = np.flatnonzero(allowed.any(axis=0))
-    link = allowed[rows[:, None], cols]
-    linked = link.astype(np.float32)
-    reach = (linked @ linked.T) > 0  # rows sharing a column
-    while True:
-        wider = (reach.astype(np.float32) @ reach.astype(np.float32)) > 0
-        if np.array_equal(wider, reach):
-            break
-        reach = wider
-    label = reach.argmax(axis=1)  # the first row of each row's group
-    size = np.bincount(label, minlength=len(label))[label]
-    alone = size == 1  # no other track wants any of its detections: its cheapest one is its own
-    out_r = [rows[alone]]
-    out_c = [gated[rows[alone]].argmin(axis=1)]
-    for first in np.unique(label[~alone]).tolist():
-        members = np.flatnonzero(label == first)
-        group_cols = np.flatnonzero(link[members].any(axis=0))
-        block = gated[rows[members][:, None], cols[group_cols]]
+    detections that have some pair within the gate (a lost track far from everyone takes no part).
+
+    Plain Python on the rows (`min` and `index` run in C): a block is a few tracks by a few detections at a
+    door, a few dozen by a dozen in a crowd, where numpy's per-call cost would dominate. The costs are finite
+    (an IoU complement, or a distance over a size of at least one pixel), so a row's minimum is within the
+    gate exactly when some entry of the row is, and it is then the first cheapest gated entry (the one
+    `argmin` takes on ties)."""
+    pairs: list[tuple[int, int]] = []
+    for i, row in enumerate(cost):
+        best = min(row)
+        if best <= max_cost:
+            pairs.append((i, row.index(best)))
+    if len({j for _, j in pairs}) == len(pairs):
+        return pairs
+    pairs = []
+    for j, column in enumerate(zip(*cost, strict=True)):
+        best = min(column)
+        if best <= max_cost:
+            pairs.append((column.index(best), j))
+    if len({i for i, _ in pairs}) == len(pairs):
+        return sorted(pairs)
+    return _solve_groups(cost, max_cost)
+
+
+def _solve_groups(cost: Sequence[Sequence[float]], max_cost: float) -> list[tuple[int, int]]:
+    """`_assign` when the minima conflict: each group of tracks linked through shared candidate detections
+    is solved on its own (a crowd falls apart into pairs and threes, and the exact solver's cost grows with
+    the cube of its size); a track alone in its group takes its cheapest detection. Groups are found by
+    union-find over the lists, rows joined through each shared candidate column."""
+    gated = [[c if c <= max_cost else _BIG for c in row] for row in cost]
+    candidates = [[j for j, c in enumerate(row) if c <= max_cost] for row in cost]
+    group_of = list(range(len(cost)))  # union-find over rows; a group's root is its first row
+    owner: dict[int, int] = {}
+    for i, js in enumerate(candidates):
+        for j in js:
+            if j in owner:
+                a, b = _root(group_of, owner[j]), _root(group_of, i)
+                group_of[max(a, b)] = min(a, b)
+            else:
+                owner[j] = i
+    groups: dict[int, list[int]] = {}
+    for i, js in enumerate(candidates):
+        if js:
+            groups.setdefault(_root(group_of, i), []).append(i)
+    pairs = []
+    for members in groups.values():
+        if len(members) == 1:
+            row = gated[members[0]]
+            pairs.append((members[0], row.index(min(row))))
+            continue
+        group_cols = sorted({j for i in members for j in candidates[i]})
+        block = np.array([[gated[i][j] for j in group_cols] for i in members])
         r, c = linear_assignment(block)
-        ok = block[r, c] < _BIG
-        out_r.append(rows[members[r[ok]]])
-        out_c.append(cols[group_cols[c[ok]]])
-    all_r, all_c = np.concatenate(out_r), np.concatenate(out_c)
-    order = np.argsort(all_r)
-    return all_r[order], all_c[order]
+        for a, b in zip(r.tolist(), c.tolist(), strict=True):
+            if gated[members[a]][group_cols[b]] < _BIG:
+                pairs.append((members[a], group_cols[b]))
+    return sorted(pairs)
 
 
-def _arange(n: int) -> np.ndarray:
-    return _RANGE[:n] if n <= len(_RANGE) else np.arange(n)
+def _root(group_of: list[int], i: int) -> int:
+    while group_of[i] != i:
+        i = group_of[i]
+    return i
 
 
 def _size_scale(x: np.ndarray) -> np.ndarray:
@@ -207,6 +228,11 @@ class Tracker:
     the 8-state filter is exactly four independent position/velocity filters per track: the covariance is
     kept as three numbers per coordinate (position variance, covariance, velocity variance) and predict and
     update are element-wise array operations, with no matrix products or inversions.
+
+    At a door a frame has a handful of tracks and detections, so what an update costs is the number of numpy
+    calls, not their size: hence one predicted box array per frame, `np.count_nonzero` and `.nonzero()` rather
+    than `.any()` and `np.flatnonzero` (which go through Python-level wrappers), and matching on Python lists
+    (`_match`, `_assign`).
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
@@ -311,69 +337,31 @@ class Tracker:
             self._predict(steps)
             info[:, _SINCE] += steps
         high_mask = scores >= cfg.high_score
-        high = np.nonzero(high_mask)[0]
+        high = high_mask.nonzero()[0]
         if n_tracks:
             state = info[:, _STATE]
-            track_free = np.ones(n_tracks, dtype=bool)
-            det_free = np.ones(len(boxes), dtype=bool)
-            matched_rows: list[np.ndarray] = []
-            matched_dets: list[np.ndarray] = []
-
-            def stage(track_mask: np.ndarray, det_mask: np.ndarray, cost: np.ndarray, max_cost: float) -> None:
-                """Match the free tracks of `track_mask` to the free detections of `det_mask` on their block of
-                the frame's cost matrix."""
-                dets = np.flatnonzero(det_mask & det_free)
-                if len(dets) == 0:
-                    return
-                rows = np.flatnonzero(track_mask & track_free)
-                if len(rows) == 0:
-                    return
-                r, c = _assign(cost[rows[:, None], dets], max_cost)
-                if len(r):
-                    track_free[rows[r]] = False
-                    det_free[dets[c]] = False
-                    matched_rows.append(rows[r])
-                    matched_dets.append(dets[c])
-
             if len(boxes):
-                # one cost matrix per frame, every track against every detection; each stage takes its block
-                kf = self._kf
-                unmatched = 1.0 - iou_matrix(_cxcywh_to_xyxy(kf[:, _X]), boxes)
-                tentative = state == _TENTATIVE
-                established = ~tentative
-                low_mask = ~high_mask & (scores >= cfg.low_score)
-                # 1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that
-                # were matched last frame; 3. tentative tracks; 4. re-finding by centre distance
-                any_tentative = bool(tentative.any())
-                stage(established, high_mask, unmatched, 1.0 - cfg.match_iou)
-                if low_mask.any():
-                    stage(state == _CONFIRMED, low_mask, unmatched, 1.0 - cfg.low_match_iou)
-                if any_tentative:
-                    stage(tentative, high_mask, unmatched, 1.0 - cfg.tentative_match_iou)
-                if cfg.recover_distance > 0 and (det_free & high_mask).any() and track_free.any():
-                    # distance between predicted and detected centres, in box sizes (sqrt of the box area)
-                    size = np.sqrt(np.prod(np.maximum(kf[:, _X, 2:4], 1.0), axis=1))
-                    z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
-                    apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
-                    apart /= size[:, None]
-                    stage(established, high_mask, apart, cfg.recover_distance)
-                    if any_tentative:
-                        stage(tentative, high_mask, apart, cfg.recover_distance)
+                predicted = _cxcywh_to_xyxy(self._kf[:, _X])
+                pairs, free_tracks, free_dets = self._match(boxes, scores, high_mask, predicted)
+                track_free = np.array(free_tracks, dtype=bool)
+                det_free = np.array(free_dets, dtype=bool)
+            else:
+                pairs, track_free, det_free = [], np.ones(n_tracks, dtype=bool), np.zeros(0, dtype=bool)
             held = np.zeros(0, dtype=int)
-            if matched_rows:
-                rows = np.concatenate(matched_rows)
-                dets = np.concatenate(matched_dets)
+            if pairs:
+                rows = np.array([i for i, _ in pairs], dtype=np.intp)
+                dets = np.array([j for _, j in pairs], dtype=np.intp)
                 if MERGE_COVER > 0:
-                    rows, dets, held = self._hold_merged(rows, dets, boxes, track_free)
+                    rows, dets, held = self._hold_merged(rows, dets, boxes, predicted, track_free)
                 self._kalman_update(rows, boxes[dets])
-                info[rows, _HITS] += 1
-                info[rows, _SINCE] = 0
-                info[rows, _LAST] = frame_index
+                matched = info[rows]  # a copy of the matched tracks' rows (each once), written back below
+                matched[:, _HITS] += 1
+                matched[:, _SINCE] = 0
+                matched[:, _LAST] = frame_index
+                was = matched[:, _STATE]
+                was[(was == _LOST) | ((was == _TENTATIVE) & (matched[:, _HITS] >= cfg.min_hits))] = _CONFIRMED
+                info[rows] = matched
                 self._score[rows] = scores[dets]
-                matched_state = state[rows]
-                enough_hits = info[rows, _HITS] >= cfg.min_hits
-                promote = (matched_state == _LOST) | ((matched_state == _TENTATIVE) & enough_hits)
-                state[rows[promote]] = _CONFIRMED
             state[track_free & (state == _CONFIRMED)] = _LOST
             # unmatched: keep the size (a partial box's shrinking must not go on through the gap)
             missed = track_free.copy()
@@ -390,7 +378,7 @@ class Tracker:
                 ((state == _TENTATIVE) & (since > cfg.max_tentative_misses))
                 | ((state == _LOST) & (since > cfg.max_age))
             )
-            if remove.any():
+            if np.count_nonzero(remove):
                 keep = ~remove
                 self._info = info[keep]
                 self._score = self._score[keep]
@@ -403,35 +391,103 @@ class Tracker:
             self._new_tracks(boxes[fresh], scores[fresh], frame_index)
         return self.tracks()
 
+    def _match(
+        self, boxes: np.ndarray, scores: np.ndarray, high_mask: np.ndarray, predicted: np.ndarray
+    ) -> tuple[list[tuple[int, int]], list[bool], list[bool]]:
+        """Match tracks to the frame's detections stage by stage: the (track row, detection) pairs in the order
+        matched, and which tracks and which detections are left free.
+
+        1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that were
+        matched last frame; 3. tentative tracks; 4. re-finding by centre distance. There is one cost matrix
+        per frame, every track against every detection (`predicted` holds the tracks' boxes), and each stage
+        takes its block of it. Lists, one `tolist` per matrix: the blocks are small (see `_assign`)."""
+        cfg = self.config
+        states = self._info[:, _STATE].tolist()
+        track_free = [True] * len(states)
+        det_free = [True] * len(boxes)
+        pairs: list[tuple[int, int]] = []
+
+        def stage(tracks: list[bool], dets: list[bool], cost: list[list[float]], max_cost: float) -> None:
+            """Match the free tracks among `tracks` to the free detections among `dets` on their block of
+            `cost`."""
+            cols = [j for j, ok in enumerate(dets) if ok and det_free[j]]
+            if not cols:
+                return
+            rows = [i for i, ok in enumerate(tracks) if ok and track_free[i]]
+            if not rows:
+                return
+            if len(cols) == 1:
+                block: list[Sequence[float]] = [[cost[i][cols[0]]] for i in rows]
+            else:
+                pick = itemgetter(*cols)
+                block = [pick(cost[i]) for i in rows]
+            for r, c in _assign(block, max_cost):
+                i, j = rows[r], cols[c]
+                track_free[i] = det_free[j] = False
+                pairs.append((i, j))
+
+        unmatched = (1.0 - iou_matrix(predicted, boxes)).tolist()
+        high = high_mask.tolist()
+        low = [not h and s >= cfg.low_score for h, s in zip(high, scores.tolist(), strict=True)]
+        tentative = [s == _TENTATIVE for s in states]
+        established = [not t for t in tentative]
+        any_tentative = any(tentative)
+        stage(established, high, unmatched, 1.0 - cfg.match_iou)
+        if any(low):
+            stage([s == _CONFIRMED for s in states], low, unmatched, 1.0 - cfg.low_match_iou)
+        if any_tentative:
+            stage(tentative, high, unmatched, 1.0 - cfg.tentative_match_iou)
+        if cfg.recover_distance > 0 and any(f and h for f, h in zip(det_free, high, strict=True)) and any(track_free):
+            # distance between predicted and detected centres, in box sizes (sqrt of the box area)
+            kf = self._kf
+            wh = np.maximum(kf[:, _X, 2:4], 1.0)
+            size = np.sqrt(wh[:, 0] * wh[:, 1])
+            z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
+            apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
+            apart /= size[:, None]
+            distances = apart.tolist()
+            stage(established, high, distances, cfg.recover_distance)
+            if any_tentative:
+                stage(tentative, high, distances, cfg.recover_distance)
+        return pairs, track_free, det_free
+
     def _hold_merged(
-        self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray, track_free: np.ndarray
+        self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, track_free: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Matches whose detection is two people seen as one box: the matched track's predicted box and
         that of another recently seen person both lie mostly inside the detection, which is clearly larger
         than the matched track's prediction. The detection then measures neither (it would drag one track
         to the pair's middle and leave the other to drift away): both keep their predictions, pulled inside
         the union box, and count as seen (returned as the third array), until the detector sees them apart
-        again. The detection starts no track. Tentative tracks take no part."""
+        again. The detection starts no track. Tentative tracks take no part. `predicted` is every track's
+        predicted box (xyxy), as the frame's cost matrix saw it."""
         none = _NONE
         info, kf = self._info, self._kf
+        # which matches are grown, in plain Python (the same products): most frames have none, and few pairs
+        found, sizes, states = boxes.tolist(), kf[:, _X, 2:4].tolist(), info[:, _STATE].tolist()
+        grown_at = [
+            k
+            for k, (i, j) in enumerate(zip(rows.tolist(), dets.tolist(), strict=True))
+            if states[i] != _TENTATIVE
+            and (found[j][2] - found[j][0]) * (found[j][3] - found[j][1]) >= MERGE_GROWTH * sizes[i][0] * sizes[i][1]
+        ]
+        if not grown_at:
+            return rows, dets, none
+        grown = np.zeros(len(rows), dtype=bool)
+        grown[grown_at] = True
         d = boxes[dets]
-        grown = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1]) >= MERGE_GROWTH * kf[rows, _X, 2] * kf[rows, _X, 3]
-        if not grown.any():
-            return rows, dets, none
-        grown &= info[rows, _STATE] != _TENTATIVE
-        if not grown.any():
-            return rows, dets, none
-        others = np.nonzero(track_free & (info[:, _STATE] != _TENTATIVE) & (info[:, _SINCE] <= MERGE_RECENT))[0]
+        others = (track_free & (info[:, _STATE] != _TENTATIVE) & (info[:, _SINCE] <= MERGE_RECENT)).nonzero()[0]
         if len(others) == 0:
             return rows, dets, none
-        o = _cxcywh_to_xyxy(kf[others, _X])
+        o = predicted[others]
         iw = np.minimum(o[:, None, 2], d[None, :, 2]) - np.maximum(o[:, None, 0], d[None, :, 0])
         ih = np.minimum(o[:, None, 3], d[None, :, 3]) - np.maximum(o[:, None, 1], d[None, :, 1])
-        area = np.maximum(np.prod(kf[others, _X, 2:4], axis=1), 1.0)
+        wh = kf[others, _X, 2:4]
+        area = np.maximum(wh[:, 0] * wh[:, 1], 1.0)
         cover = np.maximum(iw, 0.0) * np.maximum(ih, 0.0) / area[:, None]
         inside = cover >= MERGE_COVER
         merged = grown & inside.any(axis=0)
-        if not merged.any():
+        if not np.count_nonzero(merged):
             return rows, dets, none
         held: list[np.ndarray] = []
         for k in np.flatnonzero(merged):
@@ -451,6 +507,7 @@ class Tracker:
         xyxy = map(tuple, _cxcywh_to_xyxy(self._kf[:, _X]).tolist())
         ids, states, hits, since, first, last = self._info.T.tolist()
         states = [_STATES[k] for k in states]
-        # tuple.__new__ directly (Track._make): tens of these per frame
+        # tuple.__new__ directly, as Track._make does but without a Python-level call per track: tens of
+        # these per frame
         rows = zip(ids, states, xyxy, self._score.tolist(), hits, since, first, last, strict=True)
-        return list(map(Track._make, rows))
+        return list(map(_new_track, rows))
