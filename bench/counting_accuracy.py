@@ -188,8 +188,8 @@ def main() -> int:
     for note in notes:
         print(f"NOTE: {note}")
     if not any(by_seed.values()):
-        print("nothing to run")
-        return 1
+        print("SKIP: nothing to run (the notes above say what is missing)")
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="counting-accuracy-"))
     extra = args.replay_args.split()
 
