@@ -15,17 +15,9 @@ from collections.abc import Callable
 
 from agent.aggregation.clock_steps import CATCH_UP_RATE, ClockStep, IntervalTime
 from agent.runtime.health import ClockReadings
+from agent.sources.base import describe_gap
 
 log = logging.getLogger(__name__)
-
-
-def describe(seconds: float) -> str:
-    seconds = abs(seconds)
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class StepClock:
@@ -49,7 +41,7 @@ class StepClock:
             log.warning(
                 "the wall clock is %s behind the time this store last saw; counting time continues from there "
                 "at %g x real time until the wall clock catches up",
-                describe(self._time.behind),
+                describe_gap(self._time.behind),
                 CATCH_UP_RATE,
             )
 
@@ -78,7 +70,7 @@ class StepClock:
             log.warning(
                 "wall clock stepped forward by %s (an NTP sync, `date -s` or a resume): the time in between was "
                 "not observed; no interval claims it",
-                describe(step.size),
+                describe_gap(abs(step.size)),
             )
             if self._on_step is not None and now > before:
                 self._on_step(ClockStep(before, now))
@@ -86,7 +78,7 @@ class StepClock:
             log.warning(
                 "wall clock stepped back by %s: closed intervals stay as they are; counting time runs on at %g x "
                 "real time for %s until the wall clock catches up",
-                describe(step.size),
+                describe_gap(abs(step.size)),
                 CATCH_UP_RATE,
-                describe(self._time.behind / (1 - CATCH_UP_RATE)),
+                describe_gap(self._time.behind / (1 - CATCH_UP_RATE)),
             )
