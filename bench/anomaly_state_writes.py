@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.anomaly.sensor import AnomalyState, SensorAnomaly  # noqa: E402
 from agent.config.loader import parse_config  # noqa: E402
 from agent.runtime.agent import Agent  # noqa: E402
+from tests.poisson import poisson  # noqa: E402
 
 SENSOR = "door"
 TZ = ZoneInfo("Europe/Berlin")
@@ -72,18 +73,6 @@ def hourly_rate(t: float) -> float:
         return 0.0
     shape = 1.0 + 0.8 * math.exp(-(((hour - 12.75) / 1.0) ** 2)) + 0.6 * math.exp(-(((hour - 17.5) / 1.2) ** 2))
     return 70.0 * shape * (1.3 if local.weekday() == 5 else 1.0)
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    if mean <= 0:
-        return 0
-    if mean > 30:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, p = math.exp(-mean), 0, rng.random()
-    while p > limit:
-        k += 1
-        p *= rng.random()
-    return k
 
 
 def config_text(data: Path, length_s: int, scoring: bool) -> str:

@@ -65,6 +65,7 @@ from tests.integration.browser import (  # noqa: E402
     start_chromium,
     wait_until,
 )
+from tests.poisson import poisson  # noqa: E402
 
 ZONES = [
     "Europe/Berlin",
@@ -101,20 +102,6 @@ def local_iso(ts: float, tz: ZoneInfo) -> str:
 
 
 # -- protocol-level simulated agents (the worker process)
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    """A Poisson draw; normal above 30, where the difference does not matter here."""
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def traffic_per_hour(hour: float) -> float:

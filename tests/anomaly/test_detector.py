@@ -20,6 +20,7 @@ from agent.anomaly.detector import (
 )
 from agent.anomaly.events import AnomalyEvents
 from agent.anomaly.settings import AnomalySettings
+from tests.poisson import poisson
 
 HOUR = 3600
 WEEK = 168
@@ -34,18 +35,6 @@ def profile(hour_of_week: int) -> float:
     shape = math.exp(-((hour - 13) ** 2) / 18.0)
     scale = {5: 420.0, 6: 160.0}.get(day, 300.0)
     return 5.0 + scale * shape
-
-
-def poisson(rng: random.Random, lam: float) -> int:
-    """Seeded Poisson draw (exact for small means, normal approximation for large ones)."""
-    if lam < 30:
-        limit, k, p = math.exp(-lam), 0, 1.0
-        while True:
-            p *= rng.random()
-            if p <= limit:
-                return k
-            k += 1
-    return max(0, round(rng.gauss(lam, math.sqrt(lam))))
 
 
 def series(weeks: int, seed: int = 1, dispersion: float = 0.08) -> list[int]:
