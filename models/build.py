@@ -621,15 +621,21 @@ def verify(files: dict[str, Path], tf_graph: TfGraph | None) -> list[str]:
 # -- stage 6: checksums ---------------------------------------------------------------------------------
 
 
-def write_checksums() -> list[str]:
-    lines = []
-    for name in (FP32, INT8, ANCHORS):
+def write_checksums(names: tuple[str, ...] = (FP32, INT8, ANCHORS)) -> list[str]:
+    """Replace the lines of `names` in SHA256SUMS, keeping the other models' lines: each model's build script
+    (this one, build_nanodet.py) writes only its own files."""
+    sums = MODELS / "SHA256SUMS"
+    kept = sums.read_text().splitlines() if sums.exists() else []
+    lines = [line for line in kept if line and line.split()[1] not in names]
+    report = []
+    for name in names:
         path = MODELS / name
         if path.stat().st_size > MAX_FILE_BYTES:
             raise SystemExit(f"{name} is {path.stat().st_size} bytes, over the {MAX_FILE_BYTES} limit")
         lines.append(f"{sha256(path)}  {name}")
-    (MODELS / "SHA256SUMS").write_text("\n".join(lines) + "\n")
-    return [f"{line}  ({(MODELS / line.split()[1]).stat().st_size} bytes)" for line in lines]
+        report.append(f"{lines[-1]}  ({path.stat().st_size} bytes)")
+    sums.write_text("\n".join(lines) + "\n")
+    return report
 
 
 def check_shipped(names: tuple[str, ...]) -> None:

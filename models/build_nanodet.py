@@ -533,25 +533,6 @@ def verify(files: dict[str, Path]) -> list[str]:
     return lines
 
 
-# -- stage 6: checksums ---------------------------------------------------------------------------------
-
-
-def write_checksums() -> list[str]:
-    """Replace this build's lines in SHA256SUMS, keeping the other models' lines."""
-    sums = MODELS / "SHA256SUMS"
-    ours = {FP32, INT8}
-    lines = [line for line in sums.read_text().splitlines() if line and line.split()[1] not in ours]
-    report = []
-    for name in (FP32, INT8):
-        path = MODELS / name
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise SystemExit(f"{name} is {path.stat().st_size} bytes, over the {MAX_FILE_BYTES} limit")
-        lines.append(f"{sha256(path)}  {name}")
-        report.append(f"{lines[-1]}  ({path.stat().st_size} bytes)")
-    sums.write_text("\n".join(lines) + "\n")
-    return report
-
-
 def build(work: Path) -> None:
     sys.path.insert(0, str(REPO))
     files = fetch(work)
@@ -567,7 +548,7 @@ def build(work: Path) -> None:
     quantize(MODELS / FP32, MODELS / INT8, calibration_frames(files), work)
     print("verifying", flush=True)
     report = verify(files)
-    sums = write_checksums()
+    sums = ssdlite_build().write_checksums((FP32, INT8))
     print("\n".join(["", f"- fp32 file vs converted graph: largest difference {worst:.1e}", *report]))
     print("\n".join(["", "SHA256SUMS:", *sums]))
 
