@@ -13,6 +13,7 @@ Pure: no I/O, no threads.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,35 +26,38 @@ def linear_assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"expected a 2-D cost matrix, got shape {cost.shape}")
     if np.count_nonzero(np.isfinite(cost)) != cost.size:  # (`.all()` costs more on a tracker's tiny blocks)
         raise ValueError("the cost matrix must be finite")
-    n, m = cost.shape
-    if n == 0 or m == 0:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    if n > m:
-        cols, rows = _rows_into_columns(cost.T)
-        order = np.argsort(rows)
-        return rows[order], cols[order]
-    rows, cols = _rows_into_columns(cost)
+    pairs = assign(cost.tolist())
+    rows = np.array([i for i, _ in pairs], dtype=int)
+    cols = np.array([j for _, j in pairs], dtype=int)
     return rows, cols
 
 
-def _rows_into_columns(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every row matched to a distinct column (n <= m)."""
-    n, m = cost.shape
-    best = cost.argmin(axis=1)
-    if len(set(best.tolist())) == n:  # a set of a dozen ints is cheaper than np.unique
-        return np.arange(n), best
-    return np.arange(n), _hungarian(cost)
+def assign(cost: Sequence[Sequence[float]]) -> list[tuple[int, int]]:
+    """`linear_assignment` on the rows of a finite matrix as lists, as (row, column) pairs sorted by row: the
+    tracker's blocks are a few entries, where converting to and from arrays would cost more than solving."""
+    if not cost or not cost[0]:
+        return []
+    if len(cost) > len(cost[0]):
+        return sorted((r, c) for c, r in enumerate(_rows_into_columns(list(zip(*cost, strict=True)))))
+    return list(enumerate(_rows_into_columns(cost)))
 
 
-def _hungarian(cost: np.ndarray) -> np.ndarray:
+def _rows_into_columns(cost: Sequence[Sequence[float]]) -> list[int]:
+    """The column of every row, each a distinct one (n <= m)."""
+    best = [row.index(min(row)) for row in cost]
+    if len(set(best)) == len(best):
+        return best
+    return _hungarian(cost)
+
+
+def _hungarian(rows: Sequence[Sequence[float]]) -> list[int]:
     """The column of each row in an optimal assignment (n <= m), by shortest augmenting paths.
 
     Column 0 is a virtual column that holds the row being inserted; `owner[j]` is the 1-based row matched to
     column j (0: free), `via[j]` the previous column on the shortest path to j, `reach[j]` that path's length.
     Plain Python lists: for a dozen columns they are several times faster than numpy's per-call overhead.
     """
-    n, m = cost.shape
-    rows = cost.tolist()
+    n, m = len(rows), len(rows[0])
     u = [0.0] * (n + 1)
     v = [0.0] * (m + 1)
     owner = [0] * (m + 1)
@@ -88,7 +92,7 @@ def _hungarian(cost: np.ndarray) -> np.ndarray:
             j1 = via[j0]
             owner[j0] = owner[j1]
             j0 = j1
-    column_of = np.zeros(n, dtype=int)
+    column_of = [0] * n
     for j in range(1, m + 1):
         if owner[j]:
             column_of[owner[j] - 1] = j - 1
