@@ -29,6 +29,7 @@ PURE = (
     "agent.sources.line_protocol",
     "agent.vision.assignment",
     "agent.vision.geometry",
+    "agent.vision.kalman",
     "agent.vision.lines",
     "agent.vision.pipeline",
     "agent.vision.tracking",

@@ -15,8 +15,9 @@ Why this shape:
 - A track is tentative until it has `min_hits` matches: isolated false positives never become tracks that
   count. Confirmed tracks that lose their person are kept as lost for `max_age` frames and then evicted, so
   the state is bounded by the number of people in view, however long the agent runs.
-- All filter state lives in arrays (one row per track), so predicting and updating 50 people is a handful of
-  element-wise numpy calls per frame rather than 50 small matrix products (see `Tracker`).
+- Each track's filter is a few floats, predicted and updated with plain float arithmetic (`kalman`): a frame
+  has a handful to a few dozen tracks, where numpy's cost per call would be most of the work. numpy is kept
+  for the tracks-by-detections matrices (`iou_matrix`, re-finding distances).
 
 Pure: no I/O, no threads, no clocks; the frame index is passed in.
 """
@@ -32,13 +33,10 @@ from typing import NamedTuple
 import numpy as np
 
 from agent.config.counting import TrackerConfig
-from agent.vision.assignment import linear_assignment
+from agent.vision.assignment import assign
+from agent.vision.kalman import Filter, box, correct, initial, measurement_noise, predict
 
-# Process and measurement noise as fractions of the box size (the weights ByteTrack and DeepSORT use).
-_STD_POSITION = 1.0 / 20.0
-_STD_VELOCITY = 1.0 / 160.0
 _BIG = 1e6
-_NONE = np.zeros(0, dtype=int)
 # Merged boxes (`Tracker._hold_merged`): another person's predicted box at least this much inside the
 # detection, the detection at least this much larger than the matched track's prediction (two people side by
 # side make 1.5-2x one person's box; 10% edge jitter alone rarely makes 1.4x), and that person seen within
@@ -62,9 +60,8 @@ MERGE_RECENT = 15
 # MOT15 alone: 0.961 / 0.961, 0.833 / 0.863, 0.775 / 0.706 (hard loses there: 7 more out errors of 102).
 PARTIAL_SIZE = 0.6
 PARTIAL_NOISE = 3.0
+_PARTIAL_VARIANCE = PARTIAL_NOISE**2
 _TENTATIVE, _CONFIRMED, _LOST = 0, 1, 2
-_WH4 = np.array([2, 3, 2, 3])  # for cx, cy, w, h: the column (w or h) that scales its noise
-_X, _V, _PP, _PV, _VV = range(5)  # rows of a track's filter state: position, velocity, three covariances
 
 
 class TrackState(enum.IntEnum):
@@ -128,16 +125,6 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
 
 
-def _xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
-    wh = boxes[:, 2:4] - boxes[:, 0:2]
-    return np.concatenate([boxes[:, 0:2] + wh * 0.5, wh], axis=1)
-
-
-def _cxcywh_to_xyxy(s: np.ndarray) -> np.ndarray:
-    half = np.abs(s[:, 2:4]) * 0.5
-    return np.concatenate([s[:, 0:2] - half, s[:, 0:2] + half], axis=1)
-
-
 def _assign(cost: Sequence[Sequence[float]], max_cost: float) -> list[tuple[int, int]]:
     """Minimum-cost one-to-one matching, as (row, column) pairs sorted by row; pairs costlier than `max_cost`
     are never matched.
@@ -196,9 +183,7 @@ def _solve_groups(cost: Sequence[Sequence[float]], max_cost: float) -> list[tupl
             pairs.append((members[0], row.index(min(row))))
             continue
         group_cols = sorted({j for i in members for j in candidates[i]})
-        block = np.array([[gated[i][j] for j in group_cols] for i in members])
-        r, c = linear_assignment(block)
-        for a, b in zip(r.tolist(), c.tolist(), strict=True):
+        for a, b in assign([[gated[i][j] for j in group_cols] for i in members]):
             if gated[members[a]][group_cols[b]] < _BIG:
                 pairs.append((members[a], group_cols[b]))
     return sorted(pairs)
@@ -210,111 +195,72 @@ def _root(group_of: list[int], i: int) -> int:
     return i
 
 
-def _size_scale(x: np.ndarray) -> np.ndarray:
-    """Noise per coordinate of (cx, cy, w, h), scaling with the box: a near (large) person jitters by more
-    pixels than a far one. x-like coordinates scale with the width, y-like ones with the height."""
-    return np.maximum(np.abs(x[:, _WH4]), 1.0)
+def _measurement(f: Filter, found: Sequence[float], established: bool) -> tuple[Sequence[float], Sequence[float]]:
+    """The box (cx, cy, w, h) a detection (xyxy) measures for the filter `f`, and its noise variances.
+
+    A person walking behind someone is seen ever less for a few frames before the detector loses them: a
+    shrinking partial box whose centre lags behind. Measured as it is, it would teach the filter a shrinking
+    size and a slower walk, which the prediction then carries on through the gap, so the person seen whole
+    again would not be matched. An established track's box much smaller than its prediction (`PARTIAL_SIZE`)
+    therefore measures the centre from its edges that fit the prediction (the visible side) at the predicted
+    size, and the size only weakly (`PARTIAL_NOISE`).
+    """
+    x1, y1, x2, y2 = found
+    cx, cy, w, h = f[0], f[1], f[2], f[3]
+    zw, zh = x2 - x1, y2 - y1
+    zx, zy = x1 + zw * 0.5, y1 + zh * 0.5
+    r = measurement_noise(f)
+    if established and (zw < PARTIAL_SIZE * w or zh < PARTIAL_SIZE * h):
+        hx, hy = abs(w) * 0.5, abs(h) * 0.5  # the predicted box's half size
+        half_w, half_h = w * 0.5, h * 0.5
+        zx = x1 + half_w if abs(x1 - (cx - hx)) <= abs(x2 - (cx + hx)) else x2 - half_w
+        zy = y1 + half_h if abs(y1 - (cy - hy)) <= abs(y2 - (cy + hy)) else y2 - half_h
+        return (zx, zy, zw, zh), (r[0], r[1], r[2] * _PARTIAL_VARIANCE, r[3] * _PARTIAL_VARIANCE)
+    return (zx, zy, zw, zh), r
 
 
-# Columns of the integer per-track table (one row per live track).
-_ID, _STATE, _HITS, _SINCE, _FIRST, _LAST = range(6)
+class _Live:
+    """One live track's mutable state (`Track` is its snapshot). A plain object: each frame reads and writes
+    a few fields of a few dozen tracks, which as rows of numpy arrays would cost a call each."""
+
+    __slots__ = ("id", "state", "hits", "since", "first", "last", "score", "kf")
+
+    def __init__(self, track_id: int, state: int, score: float, frame_index: int, kf: Filter) -> None:
+        self.id = track_id
+        self.state = state
+        self.hits = 1
+        self.since = 0  # frames since the last match (time_since_update)
+        self.first = frame_index
+        self.last = frame_index
+        self.score = score
+        self.kf = kf
 
 
 class Tracker:
     """ByteTrack-style tracker: `update()` once per frame with that frame's detections.
 
-    The Kalman filter tracks (cx, cy, w, h) and their velocities. Its transition only adds each velocity to
-    its own coordinate and the process noise, measurement noise and initial covariance are all diagonal, so
-    the 8-state filter is exactly four independent position/velocity filters per track: the covariance is
-    kept as three numbers per coordinate (position variance, covariance, velocity variance) and predict and
-    update are element-wise array operations, with no matrix products or inversions.
+    Each track has a constant-velocity Kalman filter of its box (`kalman`: four independent
+    position/velocity filters, for cx, cy, w and h), predicted and updated with a few float operations.
 
-    At a door a frame has a handful of tracks and detections, so what an update costs is the number of numpy
-    calls, not their size: hence one predicted box array per frame, `np.count_nonzero` and `.nonzero()` rather
-    than `.any()` and `np.flatnonzero` (which go through Python-level wrappers), and matching on Python lists
-    (`_match`, `_assign`).
+    At a door a frame has a handful of tracks and detections, so what an update costs is the number of
+    Python-level and numpy calls, not their size: hence per-track state in plain objects, one
+    tracks-by-detections matrix per frame and matching on Python lists (`_match`, `_assign`).
     """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self._next_id = 1
         self._last_frame: int | None = None
-        self._info = np.zeros((0, 6), dtype=np.int64)
-        self._score = np.zeros(0, dtype=float)
-        self._kf = np.zeros((0, 5, 4), dtype=float)  # per track: _X, _V, _PP, _PV, _VV rows of (cx, cy, w, h)
+        self._live: list[_Live] = []  # oldest first
 
     def __len__(self) -> int:
         """Number of tracks held in memory (tentative, confirmed and lost)."""
-        return len(self._info)
+        return len(self._live)
 
     @property
     def next_id(self) -> int:
         """The id the next new track will get (ids only ever increase)."""
         return self._next_id
-
-    def _predict(self, steps: int) -> None:
-        """x' = x + v; P' = F P F^T + Q for F = [[1, 1], [0, 1]], per coordinate."""
-        kf = self._kf
-        for _ in range(steps):
-            scale = _size_scale(kf[:, _X])
-            kf[:, _X] += kf[:, _V]
-            kf[:, _PP] += 2.0 * kf[:, _PV] + kf[:, _VV] + (_STD_POSITION * scale) ** 2
-            kf[:, _PV] += kf[:, _VV]
-            kf[:, _VV] += (_STD_VELOCITY * scale) ** 2
-            # keep sizes positive: a shrinking box extrapolated through a long gap must not turn inside out
-            np.maximum(kf[:, _X, 2:4], 1.0, out=kf[:, _X, 2:4])
-
-    def _kalman_update(self, rows: np.ndarray, boxes: np.ndarray) -> None:
-        """Measure the box (cx, cy, w, h) with noise proportional to its size.
-
-        A person walking behind someone is seen ever less for a few frames before the detector loses them: a
-        shrinking partial box whose centre lags behind. Measured as it is, it would teach the filter a shrinking
-        size and a slower walk, which the prediction then carries on through the gap, so the person seen whole
-        again would not be matched. An established track's box much smaller than its prediction (`PARTIAL_SIZE`)
-        therefore measures the centre from its edges that fit the prediction (the visible side) at the predicted
-        size, and the size only weakly (`PARTIAL_NOISE`).
-        """
-        kf = self._kf[rows]
-        pp, pv = kf[:, _PP].copy(), kf[:, _PV].copy()
-        r = (_STD_POSITION * _size_scale(kf[:, _X])) ** 2
-        z = _xyxy_to_cxcywh(boxes)
-        size = kf[:, _X, 2:4]
-        partial = (self._info[rows, _STATE] != _TENTATIVE) & (z[:, 2:4] < PARTIAL_SIZE * size).any(axis=1)
-        if partial.any():
-            seen = boxes[partial]
-            predicted = _cxcywh_to_xyxy(kf[partial, _X])
-            half = size[partial] * 0.5
-            low_fits = np.abs(seen[:, 0:2] - predicted[:, 0:2]) <= np.abs(seen[:, 2:4] - predicted[:, 2:4])
-            z[partial, 0:2] = np.where(low_fits, seen[:, 0:2] + half, seen[:, 2:4] - half)
-            r[partial, 2:4] *= PARTIAL_NOISE**2
-        s = pp + r
-        gain_x, gain_v = pp / s, pv / s
-        innovation = z - kf[:, _X]
-        kf[:, _X] += gain_x * innovation
-        kf[:, _V] += gain_v * innovation
-        kf[:, _PP] = pp - gain_x * pp
-        kf[:, _PV] = pv - gain_x * pv
-        kf[:, _VV] -= gain_v * pv
-        self._kf[rows] = kf
-
-    def _new_tracks(self, boxes: np.ndarray, scores: np.ndarray, frame_index: int) -> None:
-        n = len(boxes)
-        kf = np.zeros((n, 5, 4))
-        kf[:, _X] = _xyxy_to_cxcywh(boxes)
-        scale = _size_scale(kf[:, _X])
-        kf[:, _PP] = (2 * _STD_POSITION * scale) ** 2
-        kf[:, _VV] = (10 * _STD_VELOCITY * scale) ** 2
-        info = np.empty((n, 6), dtype=np.int64)
-        info[:, _ID] = np.arange(self._next_id, self._next_id + n)
-        info[:, _STATE] = _CONFIRMED if self.config.min_hits <= 1 else _TENTATIVE
-        info[:, _HITS] = 1
-        info[:, _SINCE] = 0
-        info[:, _FIRST] = frame_index
-        info[:, _LAST] = frame_index
-        self._next_id += n
-        self._info = np.concatenate([self._info, info])
-        self._score = np.concatenate([self._score, scores])
-        self._kf = np.concatenate([self._kf, kf])
 
     def update(self, boxes: np.ndarray, scores: np.ndarray, frame_index: int) -> list[Track]:
         """Advance to `frame_index` with its detections (xyxy pixels, scores 0..1); return the live tracks.
@@ -329,82 +275,90 @@ class Tracker:
         steps = 1 if self._last_frame is None else frame_index - self._last_frame
         steps = min(max(steps, 1), cfg.max_age + 1)
         self._last_frame = frame_index
-        info = self._info
-        n_tracks = len(info)
-        if n_tracks == 0 and len(boxes) == 0:
+        live = self._live
+        if not live and len(boxes) == 0:
             return []
-        if n_tracks:
-            self._predict(steps)
-            info[:, _SINCE] += steps
-        high_mask = scores >= cfg.high_score
-        high = high_mask.nonzero()[0]
-        if n_tracks:
-            state = info[:, _STATE]
-            if len(boxes):
-                predicted = _cxcywh_to_xyxy(self._kf[:, _X])
-                pairs, free_tracks, free_dets = self._match(boxes, scores, high_mask, predicted)
-                track_free = np.array(free_tracks, dtype=bool)
-                det_free = np.array(free_dets, dtype=bool)
+        for t in live:
+            kf = t.kf
+            for _ in range(steps):
+                kf = predict(kf)
+            t.kf = kf
+            t.since += steps
+        found = boxes.tolist()
+        confidence = scores.tolist()
+        high = [s >= cfg.high_score for s in confidence]
+        det_free = [True] * len(found)
+        if live:
+            held: list[int] = []
+            if found:
+                predicted = [box(t.kf) for t in live]
+                pairs, track_free = self._match(found, boxes, confidence, high, det_free, predicted)
             else:
-                pairs, track_free, det_free = [], np.ones(n_tracks, dtype=bool), np.zeros(0, dtype=bool)
-            held = np.zeros(0, dtype=int)
+                pairs, track_free = [], [True] * len(live)
             if pairs:
-                rows = np.array([i for i, _ in pairs], dtype=np.intp)
-                dets = np.array([j for _, j in pairs], dtype=np.intp)
                 if MERGE_COVER > 0:
-                    rows, dets, held = self._hold_merged(rows, dets, boxes, predicted, track_free)
-                self._kalman_update(rows, boxes[dets])
-                matched = info[rows]  # a copy of the matched tracks' rows (each once), written back below
-                matched[:, _HITS] += 1
-                matched[:, _SINCE] = 0
-                matched[:, _LAST] = frame_index
-                was = matched[:, _STATE]
-                was[(was == _LOST) | ((was == _TENTATIVE) & (matched[:, _HITS] >= cfg.min_hits))] = _CONFIRMED
-                info[rows] = matched
-                self._score[rows] = scores[dets]
-            state[track_free & (state == _CONFIRMED)] = _LOST
-            # unmatched: keep the size (a partial box's shrinking must not go on through the gap)
-            missed = track_free.copy()
-            missed[held] = False
-            self._kf[missed, _V, 2:4] = 0.0
-            if len(held):
+                    pairs, held = self._hold_merged(pairs, found, predicted, track_free)
+                for i, j in pairs:
+                    t = live[i]
+                    t.kf = correct(t.kf, *_measurement(t.kf, found[j], t.state != _TENTATIVE))
+                    t.hits += 1
+                    t.since = 0
+                    t.last = frame_index
+                    if t.state == _LOST or (t.state == _TENTATIVE and t.hits >= cfg.min_hits):
+                        t.state = _CONFIRMED
+                    t.score = confidence[j]
+            for i, t in enumerate(live):
+                if track_free[i]:
+                    if t.state == _CONFIRMED:
+                        t.state = _LOST
+                    if i not in held:
+                        # unmatched: keep the size (a partial box's shrinking must not go on through the gap)
+                        kf = t.kf
+                        t.kf = (*kf[:6], 0.0, 0.0, *kf[8:])
+            for i in held:
                 # seen, as one of the pair: still confirmed, and the counters follow its held prediction
-                track_free[held] = False
-                info[held, _SINCE] = 0
-                info[held, _LAST] = frame_index
-                state[held] = _CONFIRMED
-            since = info[:, _SINCE]
-            remove = track_free & (
-                ((state == _TENTATIVE) & (since > cfg.max_tentative_misses))
-                | ((state == _LOST) & (since > cfg.max_age))
-            )
-            if np.count_nonzero(remove):
-                keep = ~remove
-                self._info = info[keep]
-                self._score = self._score[keep]
-                self._kf = self._kf[keep]
-            fresh = high[det_free[high]]
-        else:
-            fresh = high
-        fresh = fresh[scores[fresh] >= cfg.new_track_score]
-        if len(fresh):
-            self._new_tracks(boxes[fresh], scores[fresh], frame_index)
+                track_free[i] = False
+                t = live[i]
+                t.since = 0
+                t.last = frame_index
+                t.state = _CONFIRMED
+            if any(track_free):
+                self._live = live = [
+                    t
+                    for t, free in zip(live, track_free, strict=True)
+                    if not free
+                    or not (
+                        (t.state == _TENTATIVE and t.since > cfg.max_tentative_misses)
+                        or (t.state == _LOST and t.since > cfg.max_age)
+                    )
+                ]
+        start = _CONFIRMED if cfg.min_hits <= 1 else _TENTATIVE
+        for j, (found_box, s) in enumerate(zip(found, confidence, strict=True)):
+            if high[j] and det_free[j] and s >= cfg.new_track_score:
+                live.append(_Live(self._next_id, start, s, frame_index, initial(found_box)))
+                self._next_id += 1
         return self.tracks()
 
     def _match(
-        self, boxes: np.ndarray, scores: np.ndarray, high_mask: np.ndarray, predicted: np.ndarray
-    ) -> tuple[list[tuple[int, int]], list[bool], list[bool]]:
+        self,
+        found: list[list[float]],
+        boxes: np.ndarray,
+        confidence: list[float],
+        high: list[bool],
+        det_free: list[bool],
+        predicted: list[tuple[float, float, float, float]],
+    ) -> tuple[list[tuple[int, int]], list[bool]]:
         """Match tracks to the frame's detections stage by stage: the (track row, detection) pairs in the order
-        matched, and which tracks and which detections are left free.
+        matched, and which tracks are left free (the detections left free are marked in `det_free`).
 
         1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that were
         matched last frame; 3. tentative tracks; 4. re-finding by centre distance. There is one cost matrix
         per frame, every track against every detection (`predicted` holds the tracks' boxes), and each stage
         takes its block of it. Lists, one `tolist` per matrix: the blocks are small (see `_assign`)."""
         cfg = self.config
-        states = self._info[:, _STATE].tolist()
+        live = self._live
+        states = [t.state for t in live]
         track_free = [True] * len(states)
-        det_free = [True] * len(boxes)
         pairs: list[tuple[int, int]] = []
 
         def stage(tracks: list[bool], dets: list[bool], cost: list[list[float]], max_cost: float) -> None:
@@ -426,9 +380,8 @@ class Tracker:
                 track_free[i] = det_free[j] = False
                 pairs.append((i, j))
 
-        unmatched = (1.0 - iou_matrix(predicted, boxes)).tolist()
-        high = high_mask.tolist()
-        low = [not h and s >= cfg.low_score for h, s in zip(high, scores.tolist(), strict=True)]
+        unmatched = (1.0 - iou_matrix(np.array(predicted), boxes)).tolist()
+        low = [not h and s >= cfg.low_score for h, s in zip(high, confidence, strict=True)]
         tentative = [s == _TENTATIVE for s in states]
         established = [not t for t in tentative]
         any_tentative = any(tentative)
@@ -439,75 +392,78 @@ class Tracker:
             stage(tentative, high, unmatched, 1.0 - cfg.tentative_match_iou)
         if cfg.recover_distance > 0 and any(f and h for f, h in zip(det_free, high, strict=True)) and any(track_free):
             # distance between predicted and detected centres, in box sizes (sqrt of the box area)
-            kf = self._kf
-            wh = np.maximum(kf[:, _X, 2:4], 1.0)
+            x = np.array([t.kf[:4] for t in live])
+            wh = np.maximum(x[:, 2:4], 1.0)
             size = np.sqrt(wh[:, 0] * wh[:, 1])
             z = (boxes[:, 0:2] + boxes[:, 2:4]) * 0.5
-            apart = np.hypot(kf[:, None, _X, 0] - z[None, :, 0], kf[:, None, _X, 1] - z[None, :, 1])
+            apart = np.hypot(x[:, None, 0] - z[None, :, 0], x[:, None, 1] - z[None, :, 1])
             apart /= size[:, None]
             distances = apart.tolist()
             stage(established, high, distances, cfg.recover_distance)
             if any_tentative:
                 stage(tentative, high, distances, cfg.recover_distance)
-        return pairs, track_free, det_free
+        return pairs, track_free
 
     def _hold_merged(
-        self, rows: np.ndarray, dets: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, track_free: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self,
+        pairs: list[tuple[int, int]],
+        found: list[list[float]],
+        predicted: list[tuple[float, float, float, float]],
+        track_free: list[bool],
+    ) -> tuple[list[tuple[int, int]], list[int]]:
         """Matches whose detection is two people seen as one box: the matched track's predicted box and
         that of another recently seen person both lie mostly inside the detection, which is clearly larger
         than the matched track's prediction. The detection then measures neither (it would drag one track
         to the pair's middle and leave the other to drift away): both keep their predictions, pulled inside
-        the union box, and count as seen (returned as the third array), until the detector sees them apart
+        the union box, and count as seen (the tracks returned second), until the detector sees them apart
         again. The detection starts no track. Tentative tracks take no part. `predicted` is every track's
         predicted box (xyxy), as the frame's cost matrix saw it."""
-        none = _NONE
-        info, kf = self._info, self._kf
-        # which matches are grown, in plain Python (the same products): most frames have none, and few pairs
-        found, sizes, states = boxes.tolist(), kf[:, _X, 2:4].tolist(), info[:, _STATE].tolist()
-        grown_at = [
-            k
-            for k, (i, j) in enumerate(zip(rows.tolist(), dets.tolist(), strict=True))
-            if states[i] != _TENTATIVE
-            and (found[j][2] - found[j][0]) * (found[j][3] - found[j][1]) >= MERGE_GROWTH * sizes[i][0] * sizes[i][1]
+        live = self._live
+        grown = [
+            live[i].state != _TENTATIVE
+            and (found[j][2] - found[j][0]) * (found[j][3] - found[j][1])
+            >= MERGE_GROWTH * live[i].kf[2] * live[i].kf[3]
+            for i, j in pairs
         ]
-        if not grown_at:
-            return rows, dets, none
-        grown = np.zeros(len(rows), dtype=bool)
-        grown[grown_at] = True
-        d = boxes[dets]
-        others = (track_free & (info[:, _STATE] != _TENTATIVE) & (info[:, _SINCE] <= MERGE_RECENT)).nonzero()[0]
-        if len(others) == 0:
-            return rows, dets, none
-        o = predicted[others]
-        iw = np.minimum(o[:, None, 2], d[None, :, 2]) - np.maximum(o[:, None, 0], d[None, :, 0])
-        ih = np.minimum(o[:, None, 3], d[None, :, 3]) - np.maximum(o[:, None, 1], d[None, :, 1])
-        wh = kf[others, _X, 2:4]
-        area = np.maximum(wh[:, 0] * wh[:, 1], 1.0)
-        cover = np.maximum(iw, 0.0) * np.maximum(ih, 0.0) / area[:, None]
-        inside = cover >= MERGE_COVER
-        merged = grown & inside.any(axis=0)
-        if not np.count_nonzero(merged):
-            return rows, dets, none
-        held: list[np.ndarray] = []
-        for k in np.flatnonzero(merged):
-            members = np.concatenate([rows[k : k + 1], others[inside[:, k]]])
-            x1, y1, x2, y2 = d[k]
-            half = np.minimum(kf[members, _X, 2:4], [x2 - x1, y2 - y1]) * 0.5
-            kf[members, _X, 0] = np.clip(kf[members, _X, 0], x1 + half[:, 0], x2 - half[:, 0])
-            kf[members, _X, 1] = np.clip(kf[members, _X, 1], y1 + half[:, 1], y2 - half[:, 1])
-            held.append(members)
-        track_free[rows[merged]] = True
-        return rows[~merged], dets[~merged], np.concatenate(held)
+        if not any(grown):
+            return pairs, []
+        others = [i for i, t in enumerate(live) if track_free[i] and t.state != _TENTATIVE and t.since <= MERGE_RECENT]
+        if not others:
+            return pairs, []
+        kept: list[tuple[int, int]] = []
+        held: list[int] = []
+        for (i, j), is_grown in zip(pairs, grown, strict=True):
+            inside = (
+                [o for o in others if _cover(predicted[o], live[o].kf, found[j]) >= MERGE_COVER] if is_grown else []
+            )
+            if not inside:
+                kept.append((i, j))
+                continue
+            x1, y1, x2, y2 = found[j]
+            for m in (i, *inside):
+                kf = live[m].kf
+                half_w, half_h = min(kf[2], x2 - x1) * 0.5, min(kf[3], y2 - y1) * 0.5
+                cx = min(max(kf[0], x1 + half_w), x2 - half_w)
+                cy = min(max(kf[1], y1 + half_h), y2 - half_h)
+                live[m].kf = (cx, cy, *kf[2:])
+                held.append(m)
+            track_free[i] = True
+        return kept, held
 
     def tracks(self) -> list[Track]:
         """Snapshots of all live tracks (tentative, confirmed, lost), oldest first."""
-        if len(self._info) == 0:
-            return []
-        xyxy = map(tuple, _cxcywh_to_xyxy(self._kf[:, _X]).tolist())
-        ids, states, hits, since, first, last = self._info.T.tolist()
-        states = [_STATES[k] for k in states]
         # tuple.__new__ directly, as Track._make does but without a Python-level call per track: tens of
         # these per frame
-        rows = zip(ids, states, xyxy, self._score.tolist(), hits, since, first, last, strict=True)
-        return list(map(_new_track, rows))
+        return [
+            _new_track((t.id, _STATES[t.state], box(t.kf), t.score, t.hits, t.since, t.first, t.last))
+            for t in self._live
+        ]
+
+
+def _cover(other: Sequence[float], kf: Filter, found: Sequence[float]) -> float:
+    """How much of another track's predicted box (xyxy; its filter `kf` for the size) lies inside the
+    detection `found` (xyxy)."""
+    iw = min(other[2], found[2]) - max(other[0], found[0])
+    ih = min(other[3], found[3]) - max(other[1], found[1])
+    area = kf[2] * kf[3]
+    return (iw if iw > 0.0 else 0.0) * (ih if ih > 0.0 else 0.0) / (area if area > 1.0 else 1.0)
