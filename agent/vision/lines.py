@@ -116,7 +116,7 @@ class LineCounter:
         self.handover_time = handover_time
         self.ins = 0
         self.outs = 0
-        # a straight line (the usual door line): its start, unit direction and length, for `_measure`
+        # a straight line (the usual door line): its start, unit direction and length, for `_measure_boxes`
         self._straight: tuple[float, float, float, float, float] | None = None
         if len(self.line.points) == 2:
             (ax, ay), (bx, by) = self.line.points.tolist()
@@ -150,22 +150,38 @@ class LineCounter:
 
     def _measure(self, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Anchor points of xyxy boxes, their signed distances to the line and whether they are within its
-        extent, as `Polyline.signed_distance` gives them; for a straight line by one projection onto it (the
-        counters do this for every track on every frame). Beyond the extent the distance is the one to the
+        extent, as `Polyline.signed_distance` gives them. Beyond the extent the distance is the one to the
         infinite line, not to the nearest end: no caller uses a distance there."""
         if self._straight is None or self.anchor not in ("bottom-center", "center"):
             anchors = anchor_points(boxes, self.anchor)
             dist, within = self.line.signed_distance(anchors)
             return anchors, dist, within
+        anchors, dist, within = self._measure_boxes(boxes.tolist())
+        return np.array(anchors, dtype=float).reshape(-1, 2), np.array(dist, dtype=float), np.array(within, dtype=bool)
+
+    def _measure_boxes(
+        self, boxes: Sequence[Sequence[float]]
+    ) -> tuple[list[tuple[float, float]], list[float], list[bool]]:
+        """`_measure` on a list of boxes, as lists: for a straight line by one projection onto it in plain
+        floats (the counters do this for every track on every frame, a handful to a few dozen boxes, where
+        numpy's cost per call would be most of the work)."""
+        if self._straight is None or self.anchor not in ("bottom-center", "center"):
+            anchors, dist, within = self._measure(np.array(boxes, dtype=float).reshape(-1, 4))
+            return [(x, y) for x, y in anchors.tolist()], dist.tolist(), within.tolist()
         ax, ay, ux, uy, length = self._straight
-        x = (boxes[:, 0] + boxes[:, 2]) * 0.5
-        y = boxes[:, 3] if self.anchor == "bottom-center" else (boxes[:, 1] + boxes[:, 3]) * 0.5
-        rx, ry = x - ax, y - ay
-        along = rx * ux + ry * uy
-        anchors = np.empty((len(x), 2))  # (cheaper than np.column_stack for a handful of boxes)
-        anchors[:, 0] = x
-        anchors[:, 1] = y
-        return anchors, ux * ry - uy * rx, (along >= 0.0) & (along <= length)
+        bottom = self.anchor == "bottom-center"
+        points: list[tuple[float, float]] = []
+        distances: list[float] = []
+        inside: list[bool] = []
+        for x1, y1, x2, y2 in boxes:
+            x = (x1 + x2) * 0.5
+            y = y2 if bottom else (y1 + y2) * 0.5
+            rx, ry = x - ax, y - ay
+            along = rx * ux + ry * uy
+            points.append((x, y))
+            distances.append(ux * ry - uy * rx)
+            inside.append(0.0 <= along <= length)
+        return points, distances, inside
 
     def _emit(self, crossing: Crossing, out: list[Crossing]) -> None:
         if crossing.direction == "in":
@@ -227,15 +243,12 @@ class LineCounter:
                 self._judge_end(tid, st, t, out)
         observed = [tr for tr in tracks if tr.time_since_update == 0]
         if observed:
-            boxes = np.array([tr.box for tr in observed], dtype=float)
-            anchors, dist, within = self._measure(boxes)
-            dist *= self.in_sign
-            heights = boxes[:, 3] - boxes[:, 1]
-            bands = np.maximum(np.maximum(self.min_distance, self.min_distance_box * heights), 1e-9)
-            margins = (dist / bands).tolist()
-            for tr, margin, inside_extent, anchor, height in zip(
-                observed, margins, within.tolist(), anchors.tolist(), heights.tolist(), strict=True
-            ):
+            anchors, distances, within = self._measure_boxes([tr.box for tr in observed])
+            in_sign, min_distance, min_distance_box = self.in_sign, self.min_distance, self.min_distance_box
+            for tr, dist, inside_extent, anchor in zip(observed, distances, within, anchors, strict=True):
+                height = tr.box[3] - tr.box[1]
+                band = max(min_distance, min_distance_box * height)
+                margin = dist * in_sign / (band if band > 1e-9 else 1e-9)
                 st = states.get(tr.id)
                 if st is None:
                     st = states[tr.id] = _LineTrack(born_t=t)
