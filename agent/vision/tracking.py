@@ -223,7 +223,7 @@ class _Live:
     """One live track's mutable state (`Track` is its snapshot). A plain object: each frame reads and writes
     a few fields of a few dozen tracks, which as rows of numpy arrays would cost a call each."""
 
-    __slots__ = ("id", "state", "hits", "since", "first", "last", "score", "kf")
+    __slots__ = ("id", "state", "hits", "since", "first", "last", "score", "kf", "box")
 
     def __init__(self, track_id: int, state: int, score: float, frame_index: int, kf: Filter) -> None:
         self.id = track_id
@@ -234,6 +234,7 @@ class _Live:
         self.last = frame_index
         self.score = score
         self.kf = kf
+        self.box = box(kf)  # kept in step with `kf`: the cost matrix and the snapshot both need it
 
 
 class Tracker:
@@ -283,6 +284,7 @@ class Tracker:
             for _ in range(steps):
                 kf = predict(kf)
             t.kf = kf
+            t.box = box(kf)
             t.since += steps
         found = boxes.tolist()
         confidence = scores.tolist()
@@ -291,7 +293,7 @@ class Tracker:
         if live:
             held: list[int] = []
             if found:
-                predicted = [box(t.kf) for t in live]
+                predicted = [t.box for t in live]
                 pairs, track_free = self._match(found, boxes, confidence, high, det_free, predicted)
             else:
                 pairs, track_free = [], [True] * len(live)
@@ -300,38 +302,35 @@ class Tracker:
                     pairs, held = self._hold_merged(pairs, found, predicted, track_free)
                 for i, j in pairs:
                     t = live[i]
-                    t.kf = correct(t.kf, *_measurement(t.kf, found[j], t.state != _TENTATIVE))
+                    t.kf = kf = correct(t.kf, *_measurement(t.kf, found[j], t.state != _TENTATIVE))
+                    t.box = box(kf)
                     t.hits += 1
                     t.since = 0
                     t.last = frame_index
                     if t.state == _LOST or (t.state == _TENTATIVE and t.hits >= cfg.min_hits):
                         t.state = _CONFIRMED
                     t.score = confidence[j]
+            held_set = set(held)
+            kept = []
             for i, t in enumerate(live):
                 if track_free[i]:
-                    if t.state == _CONFIRMED:
-                        t.state = _LOST
-                    if i not in held:
+                    if i in held_set:
+                        # seen, as one of the pair: still confirmed, and the counters follow its held prediction
+                        t.since = 0
+                        t.last = frame_index
+                        t.state = _CONFIRMED
+                    else:
+                        if t.state == _CONFIRMED:
+                            t.state = _LOST
                         # unmatched: keep the size (a partial box's shrinking must not go on through the gap)
                         kf = t.kf
                         t.kf = (*kf[:6], 0.0, 0.0, *kf[8:])
-            for i in held:
-                # seen, as one of the pair: still confirmed, and the counters follow its held prediction
-                track_free[i] = False
-                t = live[i]
-                t.since = 0
-                t.last = frame_index
-                t.state = _CONFIRMED
-            if any(track_free):
-                self._live = live = [
-                    t
-                    for t, free in zip(live, track_free, strict=True)
-                    if not free
-                    or not (
-                        (t.state == _TENTATIVE and t.since > cfg.max_tentative_misses)
-                        or (t.state == _LOST and t.since > cfg.max_age)
-                    )
-                ]
+                        if (t.state == _TENTATIVE and t.since > cfg.max_tentative_misses) or (
+                            t.state == _LOST and t.since > cfg.max_age
+                        ):
+                            continue  # evicted
+                kept.append(t)
+            self._live = live = kept
         start = _CONFIRMED if cfg.min_hits <= 1 else _TENTATIVE
         for j, (found_box, s) in enumerate(zip(found, confidence, strict=True)):
             if high[j] and det_free[j] and s >= cfg.new_track_score:
@@ -445,7 +444,8 @@ class Tracker:
                 half_w, half_h = min(kf[2], x2 - x1) * 0.5, min(kf[3], y2 - y1) * 0.5
                 cx = min(max(kf[0], x1 + half_w), x2 - half_w)
                 cy = min(max(kf[1], y1 + half_h), y2 - half_h)
-                live[m].kf = (cx, cy, *kf[2:])
+                live[m].kf = kf = (cx, cy, *kf[2:])
+                live[m].box = box(kf)
                 held.append(m)
             track_free[i] = True
         return kept, held
@@ -455,8 +455,7 @@ class Tracker:
         # tuple.__new__ directly, as Track._make does but without a Python-level call per track: tens of
         # these per frame
         return [
-            _new_track((t.id, _STATES[t.state], box(t.kf), t.score, t.hits, t.since, t.first, t.last))
-            for t in self._live
+            _new_track((t.id, _STATES[t.state], t.box, t.score, t.hits, t.since, t.first, t.last)) for t in self._live
         ]
 
 
