@@ -114,6 +114,7 @@ def run_in_process(rows: np.ndarray, scene: Scene) -> tuple[int, int]:
     pipeline = CountingPipeline(CountingConfig(lines=[line]))
     for f, boxes, scores in greedy_baseline.frames_of(rows):
         pipeline.process(f, boxes, scores, f / scene.fps)
+    pipeline.finish()
     c = pipeline.totals()["lines"]["line"]
     return int(c["in"]), int(c["out"])
 

@@ -15,6 +15,8 @@ A count has to survive what trackers and detectors really deliver, so the rules 
   two people in a crowd, a box pulled across by a neighbour) counts neither way. A track that ends (is
   evicted) while its crossing waits, or ends on the line past its middle walking away from its side, is
   judged by where it was going: the crossing counts.
+- When the input ends (a replayed file or clip, `LineCounter.finish`), a confirmed track's crossing that only
+  waits to be sure counts; nothing else is judged then: the end of the input is not the end of a person.
 - Tentative tracks are followed from birth but their crossings are held back; they are released when the
   track is confirmed (so somebody confirmed just after the line still counts) and dropped if it never is.
 - Hand-over of a lost track: when a person's track is lost near the line and a new track is born for the same
@@ -287,6 +289,28 @@ class LineCounter:
             for crossing in st.pending:
                 self._emit(crossing, out)
             st.pending.clear()
+        return out
+
+    def finish(self) -> list[Crossing]:
+        """The input has ended (a replayed file or clip): count every confirmed track's crossings that only
+        wait, to be sure (`HOLD_S`) or for a hand-over to settle, and forget all tracks.
+
+        Such a crossing is already past the band on its new side, and only the wait was cut short: the same
+        person in a live stream would count a moment later. Nothing else is judged: the end of the input is
+        not the end of a person (as an evicted track is), so a track on the line when it stops has not crossed,
+        and a hand-over not yet sure takes nothing over. (Judging every track as evicted instead, on
+        bench/counting_accuracy.py --quick, seeds 1-3: door side view hard in / out 0.753 / 0.571 against 0.774 /
+        0.619 this way, Juelich within one crossing.)
+        """
+        out: list[Crossing] = []
+        for st in self._tracks.values():
+            if not st.confirmed:
+                continue
+            for crossing in [*st.pending, *([st.held] if st.held is not None else [])]:
+                self._emit(crossing, out)
+        self._tracks.clear()
+        self._waiting.clear()
+        self._holding.clear()
         return out
 
     def _new_side(

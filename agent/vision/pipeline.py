@@ -117,6 +117,12 @@ class CountingPipeline:
         events = [e for zone in self.zones.values() for e in zone.update(tracks, t)]
         return FrameResult(tracks, crossings, events)
 
+    def finish(self) -> FrameResult:
+        """The end of the input (a replayed file or clip): the crossings that were only waiting to be sure when
+        it stopped (`LineCounter.finish`). Zones count nothing more. No frame may be processed after this."""
+        crossings = [c for line in self.lines.values() for c in line.finish()]
+        return FrameResult([], crossings, [])
+
     def totals(self) -> dict[str, dict[str, dict[str, int | float | None]]]:
         """Counts since start: ins and outs per line; entries, exits, occupancy and mean dwell per zone."""
         return {

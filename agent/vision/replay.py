@@ -278,6 +278,9 @@ def replay(
         counts.add(frame / fps, pipeline.process(frame, boxes, scores, frame / fps), occupancy)
         detections += len(boxes)
         next_frame = frame + 1
+    if next_frame:
+        last = (next_frame - 1) / fps
+        counts.add(last, pipeline.finish(), occupancy)
     document = counts.finish(next_frame / fps, occupancy())
     return {"counts": document, "frames": next_frame, "detections": detections, "tracks": pipeline.tracker.next_id - 1}
 
@@ -421,12 +424,15 @@ def replay_video(
             return _occupancy(counter.pipeline) if counter.pipeline is not None else {}
 
         frames = _ClipFrames(capture, clip_fps, sensor.fps)
+        last: float | None = None
         try:
-            for t, frame in frames:
-                step = counter.step(frame, t)
-                counts.add(t, step.result, occupancy)
+            for last, frame in frames:
+                step = counter.step(frame, last)
+                counts.add(last, step.result, occupancy)
         finally:
             frames.close()
+        if last is not None and counter.pipeline is not None:
+            counts.add(last, counter.pipeline.finish(), occupancy)
     finally:
         capture.release()
     if frames.frames == 0:

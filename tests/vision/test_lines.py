@@ -274,3 +274,23 @@ def test_straight_line_measures_as_the_polyline_does(anchor: str) -> None:
         assert np.array_equal(anchors, want)
         assert np.array_equal(within, want_within)
         assert np.allclose(dist[within], want_dist[within], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("frames", "expected"),
+    [
+        (walk(1, 100, steps(40, 110) + [110.0] * 3), (1, 0)),  # past the band, not sure: the wait was cut short
+        (walk(1, 100, steps(160, 90) + [90.0] * 3), (0, 1)),
+        (walk(1, 100, steps(40, 103) + [103.0] * 3), (0, 0)),  # on the line past its middle: not crossed
+        (walk(1, 100, steps(40, 110) + [110.0] * 3, T), (0, 0)),  # never confirmed
+    ],
+)
+def test_the_end_of_the_input_counts_a_crossing_waiting_to_be_sure(
+    frames: list[Frame], expected: tuple[int, int]
+) -> None:
+    counter = LineCounter.from_points("door", DOOR, INSIDE)
+    assert run_line(frames, counter) == (0, 0)
+    crossings = counter.finish()
+    assert (counter.ins, counter.outs) == expected
+    assert len(crossings) == sum(expected)
+    assert len(counter) == 0

@@ -151,6 +151,17 @@ def test_frames_without_rows_are_empty_frames(tmp_path: Path, capsys: pytest.Cap
     assert json.loads(out)["lines"]["line"] == {"in": 1, "out": 0}
 
 
+def test_a_crossing_still_waiting_to_be_sure_when_the_file_ends_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The file ends with the person just past the band (15 px beyond y = 300), a few frames after the line:
+    the crossing waits to be sure (`HOLD_S`), and the end of the input must not lose it."""
+    path = write_rows(tmp_path / "end.csv", walker_rows(range(61), 320, 150, 3))
+    code, out, _ = run(["--detections", str(path), *LINE, "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["lines"]["line"] == {"in": 1, "out": 0}
+
+
 def test_empty_file_counts_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "none.csv"
     path.write_text(HEADER)
