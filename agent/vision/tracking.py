@@ -9,7 +9,7 @@ Why this shape:
   the same id picks them up again on the far side of an occlusion, and it smooths box jitter before the
   counters look at the anchor point.
 - Of the detections close enough to a track's prediction (IoU), the one that also keeps its top and bottom
-  is preferred (`vertical_iou`): in a side view a near person's tall box holds most of a far person's short
+  is preferred (`match_overlaps`): in a side view a near person's tall box holds most of a far person's short
   one as they pass, and only the vertical extents tell the two pairings apart.
 - A detector often reports two people walking close together as one box around both. A track matched to such
   a box would be dragged to the pair's middle while the other person's track drifts off on its own: the box
@@ -128,26 +128,34 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
 
 
-def vertical_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Overlap over union of the vertical extents (top to bottom) of every box in `a` with every box in `b`.
+def match_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IoU of every box in `a` with every box in `b` (xyxy), and IoU times the overlap over union of their
+    vertical extents (top to bottom): the tracker gates matches by the first and ranks them by the second.
 
-    The tracker ranks the detections a track may take by IoU times this. Two people passing each other in a side
-    view, one nearer the camera (a taller box) than the other, overlap by about as much in either pairing of
-    their predicted boxes with their detections, and IoU alone can pick the swapped one (a tall box holds most
-    of a short one); only the right pairing keeps each one's top and bottom. Which detections a track may take
-    at all is still decided by IoU alone (`match_iou` and the other thresholds). On bench/counting_accuracy.py
-    --quick --in-process, doors and MOT15, seeds 1-10, worse direction, IoU alone / ranked with this: clean
-    0.967 / 0.970 (the side-view door's swaps of passing people: 1 in and 1 out missed, now none), moderate
-    0.852 / 0.858, hard 0.660 / 0.698. Gating on the product as well (moderate 0.876, the rest the same) broke
-    real tracks where NanoDet's boxes change height from frame to frame: bench/real_video.py, int8, counted 4 in
-    and 6 out of 3 and 3 with it, 3 and 3 without, as by IoU alone (fp32: 5 / 4, 4 / 3, 5 / 3). The composited
-    clips of bench/video_accuracy.py, int8, in / out: 94.0 / 95.4 % with it, 93.6 / 90.8 % without, 94.0 / 92.3 %
-    by IoU alone."""
+    Two people passing each other in a side view, one nearer the camera (a taller box) than the other, overlap
+    by about as much in either pairing of their predicted boxes with their detections, and IoU alone can pick
+    the swapped one (a tall box holds most of a short one); only the right pairing keeps each one's top and
+    bottom. Which detections a track may take at all is still decided by IoU alone (`match_iou` and the other
+    thresholds). On bench/counting_accuracy.py --quick --in-process, doors and MOT15, seeds 1-10, worse
+    direction, IoU alone / ranked by the product: clean 0.967 / 0.970 (the side-view door's swaps of passing
+    people: 1 in and 1 out missed, now none), moderate 0.852 / 0.858, hard 0.660 / 0.698. Gating on the product
+    as well (moderate 0.876, the rest the same) broke real tracks where NanoDet's boxes change height from frame
+    to frame: bench/real_video.py, int8, counted 4 in and 6 out of 3 and 3 with it, 3 and 3 without, as by IoU
+    alone (fp32: 5 / 4, 4 / 3, 5 / 3). The composited clips of bench/video_accuracy.py, int8, in / out: 94.0 /
+    95.4 % with it, 93.6 / 90.8 % without, 94.0 / 92.3 % by IoU alone."""
     a = a.reshape(-1, 4)
     b = b.reshape(-1, 4)
-    overlap = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    span = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
-    return np.divide(np.maximum(overlap, 0.0), span, out=np.zeros(overlap.shape), where=span > 0.0)
+    overlap = np.maximum(
+        np.minimum(a[:, None, 2:4], b[None, :, 2:4]) - np.maximum(a[:, None, 0:2], b[None, :, 0:2]), 0.0
+    )
+    inter = overlap[:, :, 0] * overlap[:, :, 1]
+    size_a = np.maximum(a[:, 2:4] - a[:, 0:2], 0.0)
+    size_b = np.maximum(b[:, 2:4] - b[:, 0:2], 0.0)
+    union = (size_a[:, 0] * size_a[:, 1])[:, None] + (size_b[:, 0] * size_b[:, 1])[None, :] - inter
+    # the vertical extents' union where they overlap; where they do not, `inter` is 0 and so is the product
+    both = union * (size_a[:, 1, None] + size_b[None, :, 1] - overlap[:, :, 1])
+    iou = np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
+    return iou, np.divide(inter * overlap[:, :, 1], both, out=np.zeros(inter.shape), where=both > 0.0)
 
 
 def _assign(cost: Sequence[Sequence[float]], max_cost: float) -> list[tuple[int, int]]:
@@ -377,7 +385,7 @@ class Tracker:
         1. confident detections to confirmed and lost tracks; 2. low-score detections to tracks that were
         matched last frame; 3. tentative tracks; 4. re-finding by centre distance. The overlap stages rank
         every track against every detection (`predicted` holds the tracks' boxes) by one cost matrix per frame
-        (`vertical_iou`), with the pairs below the stage's IoU threshold ruled out, and each stage takes its
+        (`match_overlaps`), with the pairs below the stage's IoU threshold ruled out, and each stage takes its
         block of it. Lists, one `tolist` per stage: the blocks are small (see `_assign`)."""
         cfg = self.config
         live = self._live
@@ -404,9 +412,8 @@ class Tracker:
                 track_free[i] = det_free[j] = False
                 pairs.append((i, j))
 
-        matrix = np.array(predicted)
-        iou = iou_matrix(matrix, boxes)
-        rank = 1.0 - iou * vertical_iou(matrix, boxes)
+        iou, ranked = match_overlaps(np.array(predicted), boxes)
+        rank = 1.0 - ranked
 
         def gated(min_iou: float) -> list[list[float]]:
             """The ranking costs, with the pairs whose IoU is below `min_iou` ruled out."""

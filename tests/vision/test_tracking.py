@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.config.counting import TrackerConfig
-from agent.vision.tracking import Track, Tracker, TrackState, iou_matrix, vertical_iou
+from agent.vision.tracking import Track, Tracker, TrackState, iou_matrix, match_overlaps
 
 
 def box(cx: float, cy: float, w: float = 40.0, h: float = 80.0) -> list[float]:
@@ -29,10 +29,13 @@ def test_iou_matrix() -> None:
     assert iou_matrix(a, b).ravel().tolist() == pytest.approx([1.0, 50 / 150, 0.0, 0.0, 0.0, 0.0])
 
 
-def test_vertical_iou_is_the_overlap_of_top_to_bottom_extents() -> None:
+def test_match_overlaps_are_iou_and_iou_times_the_overlap_of_the_vertical_extents() -> None:
     a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], dtype=float)
-    b = np.array([[5, 0, 15, 10], [0, 5, 10, 15], [0, 20, 10, 30]], dtype=float)
-    assert vertical_iou(a, b).ravel().tolist() == pytest.approx([1.0, 5 / 15, 0.0, 0.0, 0.0, 0.0])
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [0, 5, 10, 15], [0, 20, 10, 30]], dtype=float)
+    iou, ranked = match_overlaps(a, b)
+    assert iou.ravel().tolist() == pytest.approx([1.0, 50 / 150, 50 / 150, 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert ranked.ravel().tolist() == pytest.approx([1.0, 50 / 150, (50 / 150) * (5 / 15), 0.0, 0.0, 0.0, 0.0, 0.0])
+    assert iou == pytest.approx(iou_matrix(a, b))
 
 
 # Two people of the side-view door bench (bench/counting_scenes.py, door 1.8 m, seed 3, frames 66-90) passing
