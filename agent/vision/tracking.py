@@ -115,17 +115,7 @@ _new_track = functools.partial(tuple.__new__, Track)
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box in `a` with every box in `b` (xyxy); degenerate boxes give 0."""
-    a = a.reshape(-1, 4)
-    b = b.reshape(-1, 4)
-    # x and y together (the last axis), to keep the number of numpy calls down for a door's few boxes
-    overlap = np.maximum(
-        np.minimum(a[:, None, 2:4], b[None, :, 2:4]) - np.maximum(a[:, None, 0:2], b[None, :, 0:2]), 0.0
-    )
-    inter = overlap[:, :, 0] * overlap[:, :, 1]
-    size_a = np.maximum(a[:, 2:4] - a[:, 0:2], 0.0)
-    size_b = np.maximum(b[:, 2:4] - b[:, 0:2], 0.0)
-    union = (size_a[:, 0] * size_a[:, 1])[:, None] + (size_b[:, 0] * size_b[:, 1])[None, :] - inter
-    return np.divide(inter, union, out=np.zeros(inter.shape), where=union > 0.0)
+    return match_overlaps(a, b)[0]
 
 
 def match_overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
