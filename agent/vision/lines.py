@@ -118,9 +118,10 @@ class LineCounter:
         self.handover_time = handover_time
         self.ins = 0
         self.outs = 0
-        # a straight line (the usual door line): its start, unit direction and length, for `_measure_boxes`
+        # a straight line (the usual door line) measured at an anchor on the box's vertical centre line: its
+        # start, unit direction and length, for `_measure_boxes`; None: the polyline measures
         self._straight: tuple[float, float, float, float, float] | None = None
-        if len(self.line.points) == 2:
+        if len(self.line.points) == 2 and self.anchor in ("bottom-center", "center"):
             (ax, ay), (bx, by) = self.line.points.tolist()
             length = float(np.hypot(bx - ax, by - ay))
             self._straight = (ax, ay, (bx - ax) / length, (by - ay) / length, length)
@@ -154,7 +155,7 @@ class LineCounter:
         """Anchor points of xyxy boxes, their signed distances to the line and whether they are within its
         extent, as `Polyline.signed_distance` gives them. Beyond the extent the distance is the one to the
         infinite line, not to the nearest end: no caller uses a distance there."""
-        if self._straight is None or self.anchor not in ("bottom-center", "center"):
+        if self._straight is None:
             anchors = anchor_points(boxes, self.anchor)
             dist, within = self.line.signed_distance(anchors)
             return anchors, dist, within
@@ -167,7 +168,7 @@ class LineCounter:
         """`_measure` on a list of boxes, as lists: for a straight line by one projection onto it in plain
         floats (the counters do this for every track on every frame, a handful to a few dozen boxes, where
         numpy's cost per call would be most of the work)."""
-        if self._straight is None or self.anchor not in ("bottom-center", "center"):
+        if self._straight is None:
             anchors, dist, within = self._measure(np.array(boxes, dtype=float).reshape(-1, 4))
             return [(x, y) for x, y in anchors.tolist()], dist.tolist(), within.tolist()
         ax, ay, ux, uy, length = self._straight
