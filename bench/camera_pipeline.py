@@ -21,9 +21,10 @@ the wall-clock figure then mixes in the load; the CPU-time ratio is what the ana
 
 Then `footfall-agent run` is started as a real process with one camera sensor looping the clip at 10 fps
 (1-minute intervals, store in the temporary directory, MQTT off); VmRSS is sampled from /proc every
-second for `--seconds` and its median and peak are printed. The agent is stopped with SIGTERM. It runs twice: as
-shipped (one malloc arena, agent.runtime.allocator) and with glibc's default of eight arenas per core, for the
-ratio.
+second for `--seconds` and its median and peak are printed, with the CPU time it took per analysed frame. The
+agent is stopped with SIGTERM. It runs three times: as shipped (one malloc arena and a fixed mmap threshold,
+agent.runtime.allocator), with glibc's default of eight arenas per core, and with an mmap threshold of 32 MiB
+(every per-frame block from the heap, where glibc's self-adjusting threshold ends up), for the ratios.
 
 `--cpus 0` pins the benchmark and the agent to one core (all their threads), closer to a busy Pi: decoding
 then takes its time from the analysis instead of running beside it.
@@ -166,6 +167,12 @@ def measure_efficiency(work: Path, passes: int, kind: str | None) -> None:
     )
 
 
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -193,15 +200,21 @@ def agent_config(work: Path, clip: Path, kind: str | None) -> Path:
     return path
 
 
-def measure_memory(work: Path, seconds: int, kind: str | None, arenas: int | None = None) -> float:
-    """Median RSS of a camera agent; `arenas` sets MALLOC_ARENA_MAX (None: as shipped, one arena)."""
+def measure_memory(
+    work: Path, seconds: int, kind: str | None, arenas: int | None = None, mmap_threshold: int | None = None
+) -> tuple[float, float]:
+    """Median RSS (MB) and CPU per frame (ms) of a camera agent, as shipped or with MALLOC_ARENA_MAX=`arenas` or
+    MALLOC_MMAP_THRESHOLD_=`mmap_threshold`."""
     clip = work / "walk.avi"
     config = agent_config(work, clip, kind)
     log_path = work / "agent.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("MALLOC_ARENA_MAX", None)
+    for name in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES"):
+        env.pop(name, None)
     if arenas is not None:
         env["MALLOC_ARENA_MAX"] = str(arenas)
+    if mmap_threshold is not None:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(mmap_threshold)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "agent", "run", "--config", str(config)],
@@ -211,12 +224,14 @@ def measure_memory(work: Path, seconds: int, kind: str | None, arenas: int | Non
             env=env,
         )
     samples: list[float] = []
+    cpu: list[float] = []
     try:
         for _ in range(seconds):
             time.sleep(1.0)
             if proc.poll() is not None:
                 break
             samples.append(rss_mb(proc.pid))
+            cpu.append(cpu_s(proc.pid))
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -230,24 +245,33 @@ def measure_memory(work: Path, seconds: int, kind: str | None, arenas: int | Non
         print(f"agent exited early with status {proc.returncode}; its log:\n{log_text[-2000:]}")
         raise SystemExit(1)
     median, peak = statistics.median(samples), max(samples)
-    allocator = "as shipped (one malloc arena)" if arenas is None else f"MALLOC_ARENA_MAX={arenas}"
+    # After the first half, start-up (imports, model load) is long over: CPU per frame of the steady state.
+    half = len(cpu) // 2
+    ms_per_frame = 1000 * (cpu[-1] - cpu[half]) / ((len(cpu) - 1 - half) * AGENT_FPS)
+    if arenas is not None:
+        allocator = f"MALLOC_ARENA_MAX={arenas}"
+    elif mmap_threshold is not None:
+        allocator = f"MALLOC_MMAP_THRESHOLD_={mmap_threshold}"
+    else:
+        allocator = "as shipped (one malloc arena, fixed mmap threshold)"
     print(
         f"agent run, {allocator}: one camera ({kind or 'default'} detector) looping the clip at {AGENT_FPS} fps, "
         f"{len(samples)} samples over {seconds} s, "
         f"first {samples[0]:.1f} MB, last {samples[-1]:.1f} MB; exit status after SIGTERM {proc.returncode}"
     )
+    print(f"agent CPU in the second half: {ms_per_frame:.1f} ms per frame at {AGENT_FPS} fps")
     minute = min(60, len(samples) // 2)
     first, last = samples[:minute], samples[-minute:]
     print(
         f"growth: first {minute} s median {statistics.median(first):.1f} MB (peak {max(first):.1f}), "
         f"last {minute} s median {statistics.median(last):.1f} MB (peak {max(last):.1f})"
     )
-    if arenas is None:
+    if arenas is None and mmap_threshold is None:
         verdict = "PASS" if median <= RSS_GOAL_MB else "FAIL"
         print(f"GOAL agent RSS: median {median:.1f} MB, peak {peak:.1f} MB, goal <= {RSS_GOAL_MB:.0f} MB: {verdict}")
     else:
         print(f"agent RSS with {allocator}: median {median:.1f} MB, peak {peak:.1f} MB")
-    return median
+    return median, ms_per_frame
 
 
 def main() -> None:
@@ -263,10 +287,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         measure_efficiency(work, args.passes, args.detector)
-        shipped = measure_memory(work, args.seconds, args.detector)
+        shipped, shipped_ms = measure_memory(work, args.seconds, args.detector)
         # glibc's own default, eight arenas per core: what agent.runtime.allocator's single arena saves.
-        default = measure_memory(work, args.seconds, args.detector, arenas=8 * (os.cpu_count() or 1))
+        default, _ = measure_memory(work, args.seconds, args.detector, arenas=8 * (os.cpu_count() or 1))
         print(f"one malloc arena against glibc's default: {shipped:.1f} / {default:.1f} MB = {shipped / default:.3f}")
+        # Every frame's blocks from the heap: what the fixed mmap threshold costs in page faults, if anything.
+        heap, heap_ms = measure_memory(work, args.seconds, args.detector, mmap_threshold=32 << 20)
+        print(
+            f"fixed mmap threshold against 32 MiB: RSS {shipped:.1f} / {heap:.1f} MB = {shipped / heap:.3f}, "
+            f"CPU per frame {shipped_ms:.1f} / {heap_ms:.1f} ms = {shipped_ms / heap_ms:.3f}"
+        )
 
 
 if __name__ == "__main__":

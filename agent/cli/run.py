@@ -59,9 +59,10 @@ def _demo_data_dir() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.runtime.allocator import limit_arenas
+    from agent.runtime.allocator import fix_mmap_threshold, limit_arenas
 
     limit_arenas()  # before any thread of the agent starts (see agent.runtime.allocator)
+    fix_mmap_threshold()
     from agent.config.demo import demo_config
     from agent.config.errors import ConfigError
     from agent.config.loader import load_config
