@@ -25,12 +25,13 @@ def person() -> np.ndarray:
     return cv2.resize(bgr, (PERSON_W, PERSON_H), interpolation=cv2.INTER_AREA)
 
 
-def write_walk(path: Path, fps: int = 20, step: int = 16, pause: int = 10) -> int:
+def write_walk(path: Path, fps: int = 20, step: int = 16, pause: int = 10, length: int | None = None) -> int:
     """An MJPG clip of one person walking left to right across the frame and back, pausing `pause` frames at
-    both ends."""
+    both ends; with `length`, only its first `length` frames."""
     figure = person()
     right = WIDTH - PERSON_W
     xs = [0] * pause + list(range(0, right, step)) + [right] * pause + list(range(right, -1, -step)) + [0] * pause
+    xs = xs[:length]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (WIDTH, HEIGHT))
     assert writer.isOpened()
     for x in xs:

@@ -11,6 +11,7 @@ Two threads per camera, because capture and inference run at different speeds:
   zone, to the sink in one call; frames where nothing changed cost the sink nothing.
 A stream that cannot be opened, fails or stalls is reported down and reopened with capped backoff, so the
 gap shows in the interval coverage. A video file without `loop` is played once; the sensor is then down.
+When the input ends either way, a crossing that was only waiting to be sure counts (`CameraCounter.finish`).
 Frames stay in memory on the device; nothing here sends or stores them.
 """
 
@@ -281,6 +282,7 @@ class CameraSource(ThreadedSource):
         period = 1.0 / self.cfg.fps
         due = time.monotonic()
         started = False
+        last = 0.0
         counted_drops = 0
         try:
             while not self._stop.is_set():
@@ -292,9 +294,12 @@ class CameraSource(ThreadedSource):
                     reason = grabber.ended or f"no frame for {self.cfg.stall_timeout:g} s"
                     if self._stop.is_set():
                         return True
+                    if started:
+                        self._finish(last)
                     self.link.mark_down(reason)
                     return grabber.end_of_file
                 frame, captured = got
+                last = captured
                 if not started:
                     self._counter.restart((frame.shape[1], frame.shape[0]))
                     self.link.mark_up()
@@ -312,6 +317,14 @@ class CameraSource(ThreadedSource):
             session_stop.set()
             if not grabber.join(2.0):
                 log.warning("%s: the capture did not return; leaving its reader behind", self.sensor_id)
+
+    def _finish(self, last: float) -> None:
+        """The input ended (a file played once, a stream that stopped): count the crossings that only waited
+        to be sure, at the last frame's time, before the next session starts counting afresh."""
+        assert self._counter is not None
+        step = self._counter.finish()
+        if step is not None and (step.ins or step.outs or step.counts.lines):
+            self._sink.add_camera(self.sensor_id, step.ins, step.outs, step.counts, last)
 
     def _analyse(self, frame: np.ndarray, captured: float) -> None:
         assert self._counter is not None

@@ -93,6 +93,18 @@ class CameraCounter:
         inference_ms = (time.perf_counter() - started) * 1000.0
         result = self.pipeline.process(self._frame_index, detections.boxes, detections.scores, t)
         self._frame_index += 1
+        return self._step(result, detections, inference_ms)
+
+    def finish(self) -> FrameStep | None:
+        """The input has ended (a file played to its end, a stream that stopped): the crossings that were only
+        waiting to be sure (`CountingPipeline.finish`); None before the first frame. The person was already
+        past the band on the new side and only the wait was cut short, so the live camera counts them as a
+        replay of the same clip does. The next frame must come after `restart`."""
+        if self.pipeline is None:
+            return None
+        return self._step(self.pipeline.finish(), Detections.empty(), 0.0)
+
+    def _step(self, result: FrameResult, detections: Detections, inference_ms: float) -> FrameStep:
         counted = [c for c in result.crossings if self.cfg.count_line in (None, c.line)]
         ins = sum(1 for c in counted if c.direction == "in")
         return FrameStep(ins, len(counted) - ins, detections, result, inference_ms, self._changes(result))

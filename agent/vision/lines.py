@@ -15,8 +15,9 @@ A count has to survive what trackers and detectors really deliver, so the rules 
   two people in a crowd, a box pulled across by a neighbour) counts neither way. A track that ends (is
   evicted) while its crossing waits, or ends on the line past its middle walking away from its side, is
   judged by where it was going: the crossing counts.
-- When the input ends (a replayed file or clip, `LineCounter.finish`), a confirmed track's crossing that only
-  waits to be sure counts; nothing else is judged then: the end of the input is not the end of a person.
+- When the input ends (a replayed file or clip, a camera's file or stream, `LineCounter.finish`), a confirmed
+  track's crossing that only waits to be sure counts; nothing else is judged then: the end of the input is not
+  the end of a person.
 - Tentative tracks are followed from birth but their crossings are held back; they are released when the
   track is confirmed (so somebody confirmed just after the line still counts) and dropped if it never is.
 - Hand-over of a lost track: when a person's track is lost near the line and a new track is born for the same

@@ -118,8 +118,9 @@ class CountingPipeline:
         return FrameResult(tracks, crossings, events)
 
     def finish(self) -> FrameResult:
-        """The end of the input (a replayed file or clip): the crossings that were only waiting to be sure when
-        it stopped (`LineCounter.finish`). Zones count nothing more. No frame may be processed after this."""
+        """The end of the input (a replayed file or clip, a camera's file or stream): the crossings that were
+        only waiting to be sure when it stopped (`LineCounter.finish`). Zones count nothing more. No frame may be
+        processed after this."""
         crossings = [c for line in self.lines.values() for c in line.finish()]
         return FrameResult([], crossings, [])
 

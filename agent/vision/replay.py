@@ -431,8 +431,8 @@ def replay_video(
                 counts.add(last, step.result, occupancy)
         finally:
             frames.close()
-        if last is not None and counter.pipeline is not None:
-            counts.add(last, counter.pipeline.finish(), occupancy)
+        if last is not None and (end := counter.finish()) is not None:
+            counts.add(last, end.result, occupancy)
     finally:
         capture.release()
     if frames.frames == 0:

@@ -82,6 +82,17 @@ def test_a_person_walking_across_the_line_and_back_counts_one_in_and_one_out(tmp
     assert "end of the video file" in log
 
 
+def test_a_file_ending_while_a_crossing_waits_to_be_sure_still_counts_it(tmp_path: Path) -> None:
+    """She walks slowly: her crossing waits to be sure (HOLD_S) from frame 79 to 89, and the file ends after
+    frame 85. The live source counts it when the file ends, as `replay --video` does."""
+    clip = tmp_path / "walk.avi"
+    write_walk(clip, step=4, length=86)
+    payloads = run_agent(tmp_path, camera_sensor(clip), until=10, logged="end of the video file")
+    log = (tmp_path / "agent.log").read_text()
+    assert (sum(p["ins"] for p in payloads), sum(p["outs"] for p in payloads)) == (1, 0), log
+    assert summed(payloads)["lines"] == {"door": [1, 0]}
+
+
 def test_a_missing_video_file_is_a_down_sensor_not_a_crash(tmp_path: Path) -> None:
     payloads = run_agent(tmp_path, camera_sensor(tmp_path / "nowhere.avi"), until=3.5, logged="no video file")
     assert payloads, "intervals still close"

@@ -69,6 +69,21 @@ def test_restart_forgets_the_people_tracked_before_a_gap(walk: list[np.ndarray])
     assert counter.pipeline is not None and len(counter.pipeline.tracker) == 0
 
 
+def test_a_crossing_waiting_to_be_sure_when_the_input_ends_counts_on_finish(walk: list[np.ndarray]) -> None:
+    """The clip ends two frames after she got past the door line's band, before the crossing was sure (it
+    would count on the next frame): the live camera's file source and replay both count it then."""
+    assert CameraCounter(camera()).finish() is None, "nothing before the first frame"
+    counter = CameraCounter(camera())
+    assert count(counter, walk[:32]) == (0, 0)
+    end = counter.finish()
+    assert end is not None
+    assert (end.ins, end.outs) == (1, 0)
+    assert end.counts.lines == {"door": (1, 0)}
+    assert len(end.detections) == 0
+    again = counter.finish()
+    assert again is not None and (again.ins, again.outs) == (0, 0), "a crossing counts once"
+
+
 def test_each_step_reports_what_changed_per_line_and_zone(walk: list[np.ndarray]) -> None:
     # Beyond the frame at the top, right and bottom, so that only its left edge (the door line) is crossed.
     right_half = {"name": "right", "points": [[320, -100], [800, -100], [800, 500], [320, 500]]}
