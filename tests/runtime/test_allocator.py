@@ -39,10 +39,13 @@ glibc_only = pytest.mark.skipif(
 )
 
 
-def arenas(mode: str, env: dict[str, str]) -> tuple[str, int]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
-    done = subprocess.run(
-        [sys.executable, "-c", PROGRAM, mode],
+def run(program: str, mode: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`program` in a fresh interpreter with `env` and none of the allocator settings of this one."""
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+    }
+    return subprocess.run(
+        [sys.executable, "-c", program, mode],
         cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
@@ -50,6 +53,10 @@ def arenas(mode: str, env: dict[str, str]) -> tuple[str, int]:
         timeout=60,
         check=True,
     )
+
+
+def arenas(mode: str, env: dict[str, str]) -> tuple[str, int]:
+    done = run(PROGRAM, mode, env)
     return done.stdout.strip(), len(re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE))
 
 
@@ -89,17 +96,7 @@ print(fixed, libc.mallinfo2().hblkhd >= 2 << 20)
 
 def mapped_after_a_large_block(mode: str, env: dict[str, str]) -> str:
     """Whether the threshold was set, and whether a 2 MiB block after a freed 10 MiB one got its own mapping."""
-    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")}
-    done = subprocess.run(
-        [sys.executable, "-c", THRESHOLD_PROGRAM, mode],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout.strip()
+    return run(THRESHOLD_PROGRAM, mode, env).stdout.strip()
 
 
 has_mallinfo2 = pytest.mark.skipif(
