@@ -247,7 +247,7 @@ def measure_memory(
     median, peak = statistics.median(samples), max(samples)
     # After the first half, start-up (imports, model load) is long over: CPU per frame of the steady state.
     half = len(cpu) // 2
-    ms_per_frame = 1000 * (cpu[-1] - cpu[half]) / ((len(cpu) - 1 - half) * AGENT_FPS)
+    ms_per_frame = 1000 * (cpu[-1] - cpu[half]) / (max(1, len(cpu) - 1 - half) * AGENT_FPS)
     if arenas is not None:
         allocator = f"MALLOC_ARENA_MAX={arenas}"
     elif mmap_threshold is not None:
