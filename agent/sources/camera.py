@@ -30,7 +30,7 @@ import numpy as np
 from agent.backoff import Backoff
 from agent.config.camera import CameraSensorConfig
 from agent.sources.base import Clock, CountSink, ThreadedSource
-from agent.vision.camera_counter import CameraCounter
+from agent.vision.camera_counter import CameraCounter, FrameStep
 
 if TYPE_CHECKING:
     import cv2
@@ -323,14 +323,18 @@ class CameraSource(ThreadedSource):
         to be sure, at the last frame's time, before the next session starts counting afresh."""
         assert self._counter is not None
         step = self._counter.finish()
-        if step is not None and (step.ins or step.outs or step.counts.lines):
-            self._sink.add_camera(self.sensor_id, step.ins, step.outs, step.counts, last)
+        if step is not None:
+            self._report(step, last)
+
+    def _report(self, step: FrameStep, at: float) -> None:
+        """Hand what a step counted to the sink; a step where nothing changed costs the sink nothing."""
+        if step.ins or step.outs or step.counts.lines or step.counts.zones:
+            self._sink.add_camera(self.sensor_id, step.ins, step.outs, step.counts, at)
 
     def _analyse(self, frame: np.ndarray, captured: float) -> None:
         assert self._counter is not None
         step = self._counter.step(frame, captured)
-        if step.ins or step.outs or step.counts.lines or step.counts.zones:
-            self._sink.add_camera(self.sensor_id, step.ins, step.outs, step.counts, captured)
+        self._report(step, captured)
         done = self._clock()
         with self._lock:
             self._frames += 1

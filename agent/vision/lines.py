@@ -294,8 +294,9 @@ class LineCounter:
         return out
 
     def finish(self) -> list[Crossing]:
-        """The input has ended (a replayed file or clip): count every confirmed track's crossings that only
-        wait, to be sure (`HOLD_S`) or for a hand-over to settle, and forget all tracks.
+        """The input has ended (a replayed file or clip, a camera's file or stream): count every confirmed
+        track's crossings that only wait, to be sure (`HOLD_S`) or for a hand-over to settle, and forget all
+        tracks.
 
         Such a crossing is already past the band on its new side, and only the wait was cut short: the same
         person in a live stream would count a moment later. Nothing else is judged: the end of the input is
