@@ -18,6 +18,7 @@ def agent_config(
     sensors: str,
     interval: str = "1s",
     extra: str = "",
+    timezone: str = "Europe/Berlin",
 ) -> Path:
     """Write a config file for a test agent: short intervals, store under tmp_path, the test broker."""
     mqtt = (
@@ -29,7 +30,7 @@ def agent_config(
     text = (
         "site: test\n"
         "device: d1\n"
-        "timezone: Europe/Berlin\n"
+        f"timezone: {timezone}\n"
         f"intervals:\n  length: {interval}\n"
         f"store:\n  path: {tmp_path / 'data'}\n  checkpoint: 1s\n"
         f"{mqtt}"
@@ -39,6 +40,14 @@ def agent_config(
     path = tmp_path / "agent.yaml"
     path.write_text(text)
     return path
+
+
+def afternoon_timezone() -> str:
+    """A fixed-offset zone where it is now early afternoon: a simulated shop open '00:00'-'23:59' is busy there
+    whenever the test runs, never in its quiet first hours after opening nor closed in the minute before
+    midnight (a test run near midnight in Europe/Berlin saw three 1-second intervals with nobody in them)."""
+    offset = (13 - time.gmtime().tm_hour + 12) % 24 - 12  # UTC-12 .. UTC+11
+    return f"Etc/GMT{-offset:+d}" if offset else "UTC"  # the Etc zones' signs are POSIX's: GMT-2 is UTC+2
 
 
 class AgentProcess:

@@ -24,6 +24,7 @@ from agent.anomaly.sensor import METRICS, SensorAnomaly
 from agent.anomaly.settings import AnomalySettings
 from agent.config.loader import parse_config
 from agent.store.database import Store
+from tests.integration.agent_process import afternoon_timezone
 from tests.integration.conftest import AgentProcess, agent_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +131,9 @@ def test_intervals_under_a_minute_are_not_scored_and_scoring_them_explicitly_is_
     sensors = (
         "  - id: door\n    type: simulated\n    peak_per_hour: 36000\n    opening: '00:00'\n    closing: '23:59'\n"
     )
-    config = agent_config(tmp_path, broker=None, sensors=sensors, extra="anomaly:\n  enabled: true\n")
+    config = agent_config(
+        tmp_path, broker=None, sensors=sensors, extra="anomaly:\n  enabled: true\n", timezone=afternoon_timezone()
+    )
     refused = subprocess.run(
         [sys.executable, "-m", "agent", "run", "--config", str(config)], cwd=ROOT, capture_output=True, text=True
     )

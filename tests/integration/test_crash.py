@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.integration.agent_process import read_pending_ids
+from tests.integration.agent_process import afternoon_timezone, read_pending_ids
 from tests.integration.conftest import AgentProcess, Broker, PtyPair, Subscriber, agent_config, read_intervals
 
 TRIALS = 24
@@ -28,6 +28,7 @@ def test_sigkill_at_random_moments_loses_no_closed_interval(tmp_path: Path, brok
         ),
         # This test is about the store; test_anomaly_live kills and restores the detector.
         extra="anomaly:\n  enabled: false\n",
+        timezone=afternoon_timezone(),
     )
     db = tmp_path / "data" / "footfall.db"
     sub = Subscriber(broker, "footfall/test/d1/sensors/+/interval")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.agent_process import wait_until
+from tests.integration.agent_process import afternoon_timezone, wait_until
 from tests.integration.conftest import AgentProcess, Broker, Subscriber, agent_config, read_intervals
 from tests.store.damage import DAMAGE
 
@@ -29,7 +29,9 @@ def last_total(db: Path) -> int:
 
 @pytest.mark.parametrize("kind", DAMAGE)
 def test_a_damaged_store_is_replaced_and_counting_goes_on(tmp_path: Path, broker: Broker, kind: str) -> None:
-    config = agent_config(tmp_path, broker=broker, sensors=SENSORS, extra="health:\n  period: 1s\n")
+    config = agent_config(
+        tmp_path, broker=broker, sensors=SENSORS, extra="health:\n  period: 1s\n", timezone=afternoon_timezone()
+    )
     db = tmp_path / "data" / "footfall.db"
     first = AgentProcess(config, tmp_path / "first.log")
     try:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.agent_process import afternoon_timezone
 from tests.integration.conftest import AgentProcess, agent_config, read_intervals
 from tests.integration.mosquitto import Subscriber, free_port, wait_for_port
 
@@ -104,7 +105,7 @@ class ServiceAgent:
 
 def start_agent(tmp_path: Path, broker: SecureBroker, password: str | None, ca: Path) -> ServiceAgent:
     """An agent that trusts `ca` and reads `password` (None: no file yet) from its systemd credential."""
-    config = agent_config(tmp_path, broker=None, sensors=SIMULATED)
+    config = agent_config(tmp_path, broker=None, sensors=SIMULATED, timezone=afternoon_timezone())
     mqtt = (
         f"mqtt:\n  host: {broker.host}\n  port: {broker.port}\n  keepalive: 5\n"
         "  reconnect_min: 0.2\n  reconnect_max: 1\n"
