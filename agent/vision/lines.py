@@ -20,6 +20,10 @@ A count has to survive what trackers and detectors really deliver, so the rules 
   the end of a person.
 - Tentative tracks are followed from birth but their crossings are held back; they are released when the
   track is confirmed (so somebody confirmed just after the line still counts) and dropped if it never is.
+- A lost track re-found after a gap is tentative again until the tracker confirms the re-find (see
+  `agent.vision.tracking`); its crossings meanwhile are held back in the same way. If the re-find is undone
+  (the track is lost again, not confirmed), the track's state here goes back to what it was before the
+  re-find: a false positive near a lost track's stale box moves neither its side nor its count.
 - Hand-over of a lost track: when a person's track is lost near the line and a new track is born for the same
   person on the other side, neither track alone saw a crossing. A new track whose first side is S is linked to a
   confirmed track that is now lost, was last seen on the other side within `handover_time` seconds, and whose
@@ -39,6 +43,7 @@ Pure: no I/O, no threads; time is passed in as float seconds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -47,7 +52,7 @@ import numpy as np
 
 from agent.config.counting import Anchor
 from agent.vision.geometry import Polyline, anchor_points
-from agent.vision.tracking import Track
+from agent.vision.tracking import Track, TrackState
 
 Direction = Literal["in", "out"]
 # Measured on bench/counting_accuracy.py's combined levels (Juelich and door walks, overhead and side views;
@@ -129,6 +134,10 @@ class LineCounter:
         self._tracks: dict[int, _LineTrack] = {}
         self._waiting: set[int] = set()  # tracks with crossings held back or a hand-over to settle
         self._holding: set[int] = set()  # tracks with a crossing not yet sure (HOLD_S)
+        self._confirmed_ids: set[int] = set()  # tracks confirmed (or lost) in the previous update
+        # tracks on probation after a re-find: their state from before it (None: there was none), and whether
+        # they were in _waiting and _holding then
+        self._before: dict[int, tuple[_LineTrack | None, bool, bool]] = {}
 
     @classmethod
     def from_points(
@@ -233,12 +242,20 @@ class LineCounter:
         """Feed the tracker's live tracks for one frame; returns the crossings counted in this call."""
         live = {tr.id: tr for tr in tracks}
         states = self._tracks
+        self._probation(tracks)
         gone = [] if states.keys() <= live.keys() else [tid for tid in states if tid not in live]
         out: list[Crossing] = []
+        for tid in [tid for tid in self._before if tid not in live and tid not in states]:
+            del self._before[tid]  # ended on probation, never seen here
         for tid in gone:
             st = states.pop(tid)
             self._waiting.discard(tid)
             self._holding.discard(tid)
+            if tid in self._before:  # ended on probation: judged as the lost track it was before the re-find
+                before = self._before.pop(tid)[0]
+                if before is None:
+                    continue
+                st = before
             heir = next((h for w in self._waiting if (h := states.get(w)) is not None and h.donor == tid), None)
             if heir is not None and heir.side == -st.side:
                 heir.donor_ended = True  # its crossing is the heir's to count, once the heir is sure
@@ -293,6 +310,42 @@ class LineCounter:
             st.pending.clear()
         return out
 
+    def _probation(self, tracks: Sequence[Track]) -> None:
+        """Keep a copy of each re-found track's state from before the re-find (a confirmed track that is
+        tentative again), and put it back if the re-find is undone (a tentative track that is lost again)."""
+        before = self._before
+        was_confirmed = self._confirmed_ids
+        confirmed = set()
+        for tr in tracks:
+            tid = tr.id
+            if tr.state is TrackState.TENTATIVE:
+                if tid in was_confirmed and tid not in before:
+                    st = self._tracks.get(tid)
+                    copy = (
+                        None
+                        if st is None
+                        else dataclasses.replace(st, recent=list(st.recent), pending=list(st.pending))
+                    )
+                    before[tid] = (copy, tid in self._waiting, tid in self._holding)
+                continue
+            confirmed.add(tid)
+            if tid in before:
+                copy, waiting, holding = before.pop(tid)
+                if tr.state is TrackState.LOST:  # undone
+                    self._restore(tid, copy, waiting, holding)
+        self._confirmed_ids = confirmed
+
+    def _restore(self, tid: int, st: _LineTrack | None, waiting: bool, holding: bool) -> None:
+        if st is None:
+            self._tracks.pop(tid, None)
+        else:
+            self._tracks[tid] = st
+        for flag, members in ((waiting, self._waiting), (holding, self._holding)):
+            if flag:
+                members.add(tid)
+            else:
+                members.discard(tid)
+
     def finish(self) -> list[Crossing]:
         """The input has ended (a replayed file or clip, a camera's file or stream): count every confirmed
         track's crossings that only wait, to be sure (`HOLD_S`) or for a hand-over to settle, and forget all
@@ -306,6 +359,11 @@ class LineCounter:
         0.619 this way, Juelich within one crossing.)
         """
         out: list[Crossing] = []
+        for tid, (before, _, _) in self._before.items():
+            if before is None:
+                self._tracks.pop(tid, None)
+            else:
+                self._tracks[tid] = before
         for st in self._tracks.values():
             if not st.confirmed:
                 continue
@@ -314,6 +372,8 @@ class LineCounter:
         self._tracks.clear()
         self._waiting.clear()
         self._holding.clear()
+        self._before.clear()
+        self._confirmed_ids.clear()
         return out
 
     def _new_side(

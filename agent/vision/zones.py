@@ -3,13 +3,17 @@
 Zones use the same band as lines (`min_distance`) on the polygon outline, so jitter on the outline does not
 count. The dwell time is known only for people seen both entering and leaving (someone first seen inside has
 no known entry time). A lost track inside still counts as present (hidden, not gone) until the tracker
-evicts it; it then leaves the occupancy without an exit, since nobody saw it leave.
+evicts it; it then leaves the occupancy without an exit, since nobody saw it leave. A lost track re-found
+after a gap is tentative until the tracker confirms the re-find: its entries and exits meanwhile wait, it
+counts in the occupancy as it did before the re-find, and if the re-find is undone everything the zone saw
+of it goes back to how it was (see `agent.vision.tracking`).
 
 Pure: no I/O, no threads; time is passed in as float seconds.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,7 +22,7 @@ import numpy as np
 
 from agent.config.counting import Anchor
 from agent.vision.geometry import Polygon, anchor_points
-from agent.vision.tracking import Track
+from agent.vision.tracking import Track, TrackState
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class ZoneCounter:
         self.dwell_total_s = 0.0
         self._tracks: dict[int, _ZoneTrack] = {}
         self._confirmed_ids: set[int] = set()
+        self._before: dict[int, _ZoneTrack | None] = {}  # tracks on probation after a re-find: their state before it
 
     def __len__(self) -> int:
         """Per-track states held (bounded by the tracker's live tracks)."""
@@ -73,7 +78,14 @@ class ZoneCounter:
     @property
     def occupancy(self) -> int:
         """Confirmed tracks inside now (a lost track is taken as hidden, not gone, until it is evicted)."""
-        return sum(1 for tid, st in self._tracks.items() if st.inside == 1 and tid in self._confirmed_ids)
+        count = 0
+        for tid, st in self._tracks.items():
+            if tid in self._before:  # on probation: as it was before the re-find
+                seen = self._before[tid]
+                count += seen is not None and seen.inside == 1
+            elif tid in self._confirmed_ids:
+                count += st.inside == 1
+        return count
 
     def _emit(self, event: ZoneEvent, out: list[ZoneEvent]) -> None:
         if event.kind == "entry":
@@ -90,6 +102,9 @@ class ZoneCounter:
         live = {tr.id for tr in tracks}
         for tid in [tid for tid in self._tracks if tid not in live]:
             del self._tracks[tid]
+        for tid in [tid for tid in self._before if tid not in live]:
+            del self._before[tid]
+        self._probation(tracks)
         self._confirmed_ids = {tr.id for tr in tracks if tr.confirmed}
         out: list[ZoneEvent] = []
         observed = [tr for tr in tracks if tr.observed]
@@ -125,3 +140,21 @@ class ZoneCounter:
                     self._emit(event, out)
                 st.pending.clear()
         return out
+
+    def _probation(self, tracks: Sequence[Track]) -> None:
+        """Keep a copy of each re-found track's state from before the re-find (a confirmed track that is
+        tentative again), and put it back if the re-find is undone (a tentative track that is lost again)."""
+        before = self._before
+        for tr in tracks:
+            tid = tr.id
+            if tr.state is TrackState.TENTATIVE:
+                if tid in self._confirmed_ids and tid not in before:
+                    st = self._tracks.get(tid)
+                    before[tid] = None if st is None else dataclasses.replace(st, pending=list(st.pending))
+            elif tid in before:
+                copy = before.pop(tid)
+                if tr.state is TrackState.LOST:  # undone
+                    if copy is None:
+                        self._tracks.pop(tid, None)
+                    else:
+                        self._tracks[tid] = copy

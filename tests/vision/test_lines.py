@@ -103,6 +103,25 @@ LINE_CASES = [
         handover=0.0,
     ),
     LineCase(
+        "a re-find on probation that is undone counts nothing (a false positive across the line)",
+        walk(1, 100, steps(40, 80))
+        + lost(1, 100, 85, 10)
+        + walk(1, 100, [140.0, 142.0, 141.0], T)
+        + [{1: (100.0, 86.0, TrackState.LOST, 14 + k)} for k in range(10)]
+        + walk(1, 100, steps(80, 40)),
+        0,
+        0,
+    ),
+    LineCase(
+        "a re-find on probation that is confirmed counts its crossing",
+        walk(1, 100, steps(40, 80))
+        + lost(1, 100, 90, 10)
+        + walk(1, 100, [112.0, 116.0], T)
+        + walk(1, 100, steps(120, 160)),
+        1,
+        0,
+    ),
+    LineCase(
         "hand-over, then the old track re-appears on the far side",
         walk(1, 100, steps(40, 92))
         + merge(lost(1, 100, 100, 5), walk(2, 100, steps(112, 130)))

@@ -207,3 +207,43 @@ def test_a_person_hidden_from_the_leading_edge_keeps_the_size_and_the_id() -> No
             assert (lost.box[0] + lost.box[2]) / 2 == pytest.approx(x, abs=20)
         if f >= 29:
             assert [(t.id, t.observed) for t in tracks] == [(1, True)]
+
+
+def test_a_lost_track_refound_after_a_gap_is_tentative_until_it_has_min_hits_matches_again() -> None:
+    """Missed for as many frames as a tentative track may miss (`max_tentative_misses`) or more, the same person
+    re-found keeps the id but is on probation, reported tentative, until the re-find has `min_hits` matches. A
+    shorter gap changes nothing."""
+    cfg = TrackerConfig(min_hits=3, max_tentative_misses=2)
+    for gap, probation in ((1, 0), (2, 2), (10, 2)):
+        tracker = Tracker(cfg)
+        states = []
+        for f in range(40):
+            tracks = step(tracker, f, [] if 20 <= f < 20 + gap else [box(50 + 6 * f, 200)])
+            (t,) = tracks
+            assert t.id == 1
+            if f >= 20 + gap:
+                states.append(t.state)
+        assert states[:probation] == [TrackState.TENTATIVE] * probation, gap
+        assert set(states[probation:]) == {TrackState.CONFIRMED}, gap
+
+
+def test_a_false_positive_near_a_lost_tracks_stale_box_is_undone() -> None:
+    """A person walking right at 6 px/frame leaves the camera's view at frame 20; the lost track's prediction
+    walks on. At frames 30-31 a false positive of a person's size appears 40 px behind that prediction (within
+    a box size: re-found by distance). The track takes it, on probation, and loses it again: afterwards it is as
+    if the false positive never was, with the same box, misses, hits and state as a tracker that never saw it.
+    Without the probation the track would jump back to the false positive, stop there, and live on from it."""
+    with_fp, without = Tracker(), Tracker()
+    during, after, reference = [], [], []
+    for f in range(60):
+        person = [box(50 + 6 * f, 200)] if f < 20 else []
+        fp = [box(190, 200)] if f in (30, 31) else []
+        found = step(with_fp, f, person + fp, [0.9] * len(person) + [0.7] * len(fp))
+        seen = step(without, f, person)
+        if fp:
+            during += [(t.id, t.state, t.observed) for t in found]
+        elif f > 33:
+            after.append(found)
+            reference.append(seen)
+    assert after == reference
+    assert during == [(1, TrackState.TENTATIVE, True)] * 2

@@ -93,6 +93,28 @@ ZONE_CASES = [
         [],
     ),
     ZoneCase("lost inside is still there", path(1, [(50, 200), (200, 200)]) + lost(1, 200, 200, 10), 1, 0, 1, []),
+    ZoneCase(
+        "a re-find on probation inside that is undone enters nothing",
+        path(1, [(50, 200), (80, 200)])
+        + lost(1, 85, 200, 10)
+        + path(1, [(150, 200), (155, 200)], TrackState.TENTATIVE)
+        + [{1: (86.0, 200.0, TrackState.LOST, 13 + k)} for k in range(5)]
+        + path(1, [(80, 200), (50, 200)]),
+        0,
+        0,
+        0,
+        [],
+    ),
+    ZoneCase(
+        "still inside while a lost visitor's re-find is on probation",
+        path(1, [(50, 200), (200, 200)])
+        + lost(1, 200, 200, 10)
+        + path(1, [(200, 200), (205, 200)], TrackState.TENTATIVE),
+        1,
+        0,
+        1,
+        [],
+    ),
     ZoneCase("evicted inside is gone", path(1, [(50, 200), (200, 200)]) + [{}], 1, 0, 0, []),
     ZoneCase(
         "two visitors",
