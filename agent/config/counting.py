@@ -103,15 +103,15 @@ class TrackerConfig(BaseModel):
     )
     # Frames, not seconds: 7.5 s at a camera's default 10 analysed frames a second, 3 s for detections at 25 fps.
     # Measured before re-finds of lost tracks went on probation (agent/vision/tracking.py), which since removes
-    # part of the cause found here. Shorter lifetimes did better on bench/counting_accuracy.py's simulated doors (10 fps; --quick --in-process,
-    # seeds 1-10, moderate / hard, in and out): 75 frames 0.933 0.885 / 0.844 0.766, 50 0.938 0.885 / 0.856 0.773,
-    # 30 0.948 0.888 / 0.870 0.784, 20 0.940 0.881 / 0.878 0.809: a lost track that followed a false positive
-    # picks up later false positives and passers-by near its stale box. Real footage needs the long ones: on
-    # bench/real_video.py's clip (NanoDet int8 / fp32, true crossings matched in time of 6, extra crossings)
-    # 40-75 frames give 6 and 0 / 6 and 1, 30 frames 6 and 3 / 6 and 1 (people hidden for seconds behind
-    # traffic are re-found on the far side of the line). 50 frames for every family at once (25 fps as well),
-    # on the command path, seeds 1-3, worse direction: all walks 0.994 / 0.945 / 0.907 against 0.994 / 0.941 /
-    # 0.902, doors and MOT15 hard 0.696 against 0.706. Kept at 75.
+    # part of the cause found here. Shorter lifetimes did better on bench/counting_accuracy.py's simulated doors
+    # (10 fps; --quick --in-process, seeds 1-10, moderate / hard, in and out): 75 frames 0.933 0.885 / 0.844
+    # 0.766, 50 0.938 0.885 / 0.856 0.773, 30 0.948 0.888 / 0.870 0.784, 20 0.940 0.881 / 0.878 0.809: a lost
+    # track that followed a false positive picks up later false positives and passers-by near its stale box. Real
+    # footage needs the long ones: on bench/real_video.py's clip (NanoDet int8 / fp32, true crossings matched in
+    # time of 6, extra crossings) 40-75 frames give 6 and 0 / 6 and 1, 30 frames 6 and 3 / 6 and 1 (people hidden
+    # for seconds behind traffic are re-found on the far side of the line). 50 frames for every family at once
+    # (25 fps as well), on the command path, seeds 1-3, worse direction: all walks 0.994 / 0.945 / 0.907 against
+    # 0.994 / 0.941 / 0.902, doors and MOT15 hard 0.696 against 0.706. Kept at 75.
     max_age: int = Field(
         75,
         ge=1,
