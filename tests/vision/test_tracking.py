@@ -232,7 +232,8 @@ def test_a_false_positive_near_a_lost_tracks_stale_box_is_undone() -> None:
     walks on. At frames 30-31 a false positive of a person's size appears 40 px behind that prediction (within
     a box size: re-found by distance). The track takes it, on probation, and loses it again: afterwards it is as
     if the false positive never was, with the same box, misses, hits and state as a tracker that never saw it.
-    Without the probation the track would jump back to the false positive, stop there, and live on from it."""
+    Without the probation the track would jump back to the false positive, take a velocity from it and live on
+    from it."""
     with_fp, without = Tracker(), Tracker()
     during, after, reference = [], [], []
     for f in range(60):
