@@ -32,6 +32,7 @@ PURE = (
     "agent.vision.kalman",
     "agent.vision.lines",
     "agent.vision.pipeline",
+    "agent.vision.refinds",
     "agent.vision.tracking",
     "agent.vision.zones",
 )

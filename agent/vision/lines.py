@@ -52,7 +52,8 @@ import numpy as np
 
 from agent.config.counting import Anchor
 from agent.vision.geometry import Polyline, anchor_points
-from agent.vision.tracking import Track, TrackState
+from agent.vision.refinds import ReFinds
+from agent.vision.tracking import Track
 
 Direction = Literal["in", "out"]
 # Measured on bench/counting_accuracy.py's combined levels (Juelich and door walks, overhead and side views;
@@ -134,10 +135,9 @@ class LineCounter:
         self._tracks: dict[int, _LineTrack] = {}
         self._waiting: set[int] = set()  # tracks with crossings held back or a hand-over to settle
         self._holding: set[int] = set()  # tracks with a crossing not yet sure (HOLD_S)
-        self._confirmed_ids: set[int] = set()  # tracks confirmed (or lost) in the previous update
         # tracks on probation after a re-find: their state from before it (None: there was none), and whether
         # they were in _waiting and _holding then
-        self._before: dict[int, tuple[_LineTrack | None, bool, bool]] = {}
+        self._refinds: ReFinds[tuple[_LineTrack | None, bool, bool]] = ReFinds()
 
     @classmethod
     def from_points(
@@ -242,26 +242,26 @@ class LineCounter:
         """Feed the tracker's live tracks for one frame; returns the crossings counted in this call."""
         live = {tr.id: tr for tr in tracks}
         states = self._tracks
-        self._probation(tracks)
+        self._refinds.update(tracks, self._save, self._restore)
+        before = self._refinds.before
         gone = [] if states.keys() <= live.keys() else [tid for tid in states if tid not in live]
         out: list[Crossing] = []
-        for tid in [tid for tid in self._before if tid not in live and tid not in states]:
-            del self._before[tid]  # ended on probation, never seen here
         for tid in gone:
             st = states.pop(tid)
             self._waiting.discard(tid)
             self._holding.discard(tid)
-            if tid in self._before:  # ended on probation: judged as the lost track it was before the re-find
-                before = self._before.pop(tid)[0]
-                if before is None:
+            if tid in before:  # ended on probation: judged as the lost track it was before the re-find
+                saved = before.pop(tid)[0]
+                if saved is None:
                     continue
-                st = before
+                st = saved
             heir = next((h for w in self._waiting if (h := states.get(w)) is not None and h.donor == tid), None)
             if heir is not None and heir.side == -st.side:
                 heir.donor_ended = True  # its crossing is the heir's to count, once the heir is sure
                 continue
             if st.confirmed and not st.pending:
                 self._judge_end(tid, st, t, out)
+        self._refinds.drop_gone(live)
         observed = [tr for tr in tracks if tr.time_since_update == 0]
         if observed:
             anchors, distances, within = self._measure_boxes([tr.box for tr in observed])
@@ -310,32 +310,14 @@ class LineCounter:
             st.pending.clear()
         return out
 
-    def _probation(self, tracks: Sequence[Track]) -> None:
-        """Keep a copy of each re-found track's state from before the re-find (a confirmed track that is
-        tentative again), and put it back if the re-find is undone (a tentative track that is lost again)."""
-        before = self._before
-        was_confirmed = self._confirmed_ids
-        confirmed = set()
-        for tr in tracks:
-            tid = tr.id
-            if tr.state is TrackState.TENTATIVE:
-                if tid in was_confirmed and tid not in before:
-                    st = self._tracks.get(tid)
-                    copy = (
-                        None
-                        if st is None
-                        else dataclasses.replace(st, recent=list(st.recent), pending=list(st.pending))
-                    )
-                    before[tid] = (copy, tid in self._waiting, tid in self._holding)
-                continue
-            confirmed.add(tid)
-            if tid in before:
-                copy, waiting, holding = before.pop(tid)
-                if tr.state is TrackState.LOST:  # undone
-                    self._restore(tid, copy, waiting, holding)
-        self._confirmed_ids = confirmed
+    def _save(self, tid: int) -> tuple[_LineTrack | None, bool, bool]:
+        """This line's state of a track whose re-find starts, for `_restore` if the re-find is undone."""
+        st = self._tracks.get(tid)
+        copy = None if st is None else dataclasses.replace(st, recent=list(st.recent), pending=list(st.pending))
+        return copy, tid in self._waiting, tid in self._holding
 
-    def _restore(self, tid: int, st: _LineTrack | None, waiting: bool, holding: bool) -> None:
+    def _restore(self, tid: int, saved: tuple[_LineTrack | None, bool, bool]) -> None:
+        st, waiting, holding = saved
         if st is None:
             self._tracks.pop(tid, None)
         else:
@@ -359,11 +341,8 @@ class LineCounter:
         0.619 this way, Juelich within one crossing.)
         """
         out: list[Crossing] = []
-        for tid, (before, _, _) in self._before.items():
-            if before is None:
-                self._tracks.pop(tid, None)
-            else:
-                self._tracks[tid] = before
+        for tid, saved in self._refinds.before.items():
+            self._restore(tid, saved)
         for st in self._tracks.values():
             if not st.confirmed:
                 continue
@@ -372,8 +351,7 @@ class LineCounter:
         self._tracks.clear()
         self._waiting.clear()
         self._holding.clear()
-        self._before.clear()
-        self._confirmed_ids.clear()
+        self._refinds.clear()
         return out
 
     def _new_side(

@@ -22,7 +22,8 @@ import numpy as np
 
 from agent.config.counting import Anchor
 from agent.vision.geometry import Polygon, anchor_points
-from agent.vision.tracking import Track, TrackState
+from agent.vision.refinds import ReFinds
+from agent.vision.tracking import Track
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ZoneCounter:
         self.dwell_total_s = 0.0
         self._tracks: dict[int, _ZoneTrack] = {}
         self._confirmed_ids: set[int] = set()
-        self._before: dict[int, _ZoneTrack | None] = {}  # tracks on probation after a re-find: their state before it
+        self._refinds: ReFinds[_ZoneTrack | None] = ReFinds()  # on probation after a re-find: the state before it
 
     def __len__(self) -> int:
         """Per-track states held (bounded by the tracker's live tracks)."""
@@ -78,10 +79,11 @@ class ZoneCounter:
     @property
     def occupancy(self) -> int:
         """Confirmed tracks inside now (a lost track is taken as hidden, not gone, until it is evicted)."""
+        before = self._refinds.before
         count = 0
         for tid, st in self._tracks.items():
-            if tid in self._before:  # on probation: as it was before the re-find
-                seen = self._before[tid]
+            if tid in before:  # on probation: as it was before the re-find
+                seen = before[tid]
                 count += seen is not None and seen.inside == 1
             elif tid in self._confirmed_ids:
                 count += st.inside == 1
@@ -102,9 +104,8 @@ class ZoneCounter:
         live = {tr.id for tr in tracks}
         for tid in [tid for tid in self._tracks if tid not in live]:
             del self._tracks[tid]
-        for tid in [tid for tid in self._before if tid not in live]:
-            del self._before[tid]
-        self._probation(tracks)
+        self._refinds.drop_gone(live)
+        self._refinds.update(tracks, self._save, self._restore)
         self._confirmed_ids = {tr.id for tr in tracks if tr.confirmed}
         out: list[ZoneEvent] = []
         observed = [tr for tr in tracks if tr.observed]
@@ -141,20 +142,13 @@ class ZoneCounter:
                 st.pending.clear()
         return out
 
-    def _probation(self, tracks: Sequence[Track]) -> None:
-        """Keep a copy of each re-found track's state from before the re-find (a confirmed track that is
-        tentative again), and put it back if the re-find is undone (a tentative track that is lost again)."""
-        before = self._before
-        for tr in tracks:
-            tid = tr.id
-            if tr.state is TrackState.TENTATIVE:
-                if tid in self._confirmed_ids and tid not in before:
-                    st = self._tracks.get(tid)
-                    before[tid] = None if st is None else dataclasses.replace(st, pending=list(st.pending))
-            elif tid in before:
-                copy = before.pop(tid)
-                if tr.state is TrackState.LOST:  # undone
-                    if copy is None:
-                        self._tracks.pop(tid, None)
-                    else:
-                        self._tracks[tid] = copy
+    def _save(self, tid: int) -> _ZoneTrack | None:
+        """This zone's state of a track whose re-find starts, for `_restore` if the re-find is undone."""
+        st = self._tracks.get(tid)
+        return None if st is None else dataclasses.replace(st, pending=list(st.pending))
+
+    def _restore(self, tid: int, saved: _ZoneTrack | None) -> None:
+        if saved is None:
+            self._tracks.pop(tid, None)
+        else:
+            self._tracks[tid] = saved
