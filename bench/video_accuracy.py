@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -95,6 +96,11 @@ def replay(
 
 def accuracy(errors: int, truth: int) -> float:
     return 1.0 - errors / truth if truth else float("nan")
+
+
+def percent(value: float) -> str:
+    """An accuracy as a percentage; "n/a" where no clip has a true crossing that way (the counts say the rest)."""
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
 
 
 def looks_table(model: str, detector_type: str | None) -> None:
@@ -224,10 +230,10 @@ def main() -> int:
         counted_in = sum(n[m][0] for _, _, n in results)
         counted_out = sum(n[m][1] for _, _, n in results)
         print(
-            f"  {m:5s} counted {counted_in} in, {counted_out} out; accuracy in {accuracy(err_in, truth_in):.1%}, "
-            f"out {accuracy(err_out, truth_out):.1%}; median per clip in "
-            f"{statistics.median(per_in) if per_in else float('nan'):.1%}, out "
-            f"{statistics.median(per_out) if per_out else float('nan'):.1%}; median "
+            f"  {m:5s} counted {counted_in} in, {counted_out} out; accuracy in {percent(accuracy(err_in, truth_in))}, "
+            f"out {percent(accuracy(err_out, truth_out))}; median per clip in "
+            f"{percent(statistics.median(per_in) if per_in else float('nan'))}, out "
+            f"{percent(statistics.median(per_out) if per_out else float('nan'))}; median "
             f"{statistics.median(1000 * n[m][2] / c.frames for _, c, n in results):.1f} ms/frame (replay, whole)"
         )
         for rec in recs:
